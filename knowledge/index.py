@@ -1,0 +1,148 @@
+"""The search index: sentences, passages, their vectors (cached) and a BM25 index."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from knowledge.articles import load_articles
+from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
+from knowledge.lexical import LexicalIndex
+from knowledge.models import Article, Passage, Sentence
+from knowledge.passages import build_passages, split_sentences
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildReport:
+    """What an index build or refresh did."""
+
+    articles: int = 0
+    passages: int = 0
+    sentences: int = 0
+    embedded: int = 0  # texts that had to be embedded (cache misses)
+    cached: int = 0  # texts found in the cache
+    pruned: int = 0  # cache rows removed (texts gone or another model)
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    changed_articles: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Index:
+    """Everything search needs, held in memory."""
+
+    articles: list[Article]
+    sentences: list[Sentence]
+    passages: list[Passage]
+    sentence_passage: np.ndarray  # passage row of each sentence
+    window_bounds: list[tuple[int, int]]  # sentence rows [lo, hi] of each sentence's window
+    sentence_vectors: np.ndarray
+    window_vectors: np.ndarray
+    passage_vectors: np.ndarray
+    lexical: LexicalIndex
+    model_name: str
+    report: BuildReport
+
+    def article(self, article_id: str) -> Article | None:
+        """Find an article by id."""
+        return next((a for a in self.articles if a.id == article_id), None)
+
+
+def sentence_windows(sentences: list[Sentence], sentence_passage: np.ndarray) -> list[tuple[int, int]]:
+    """Each sentence with its neighbours inside the same passage (rows lo..hi)."""
+    bounds = []
+    for i in range(len(sentences)):
+        lo = i - 1 if i > 0 and sentence_passage[i - 1] == sentence_passage[i] else i
+        hi = i + 1 if i + 1 < len(sentences) and sentence_passage[i + 1] == sentence_passage[i] else i
+        bounds.append((lo, hi))
+    return bounds
+
+
+def span_text(index_articles: dict[str, Article], sentences: list[Sentence], lo: int, hi: int) -> str:
+    """Verbatim body text from sentence row lo to row hi."""
+    article = index_articles[sentences[lo].article_id]
+    return article.body[sentences[lo].start : sentences[hi].end]
+
+
+def build_index(
+    knowledge_dir: Path | None = None,
+    cache_path: Path | str | None = None,
+    model_name: str | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Index:
+    """Load articles, split them, embed what the cache lacks, and return the index."""
+    started = time.perf_counter()
+    model_name = model_name or DEFAULT_MODEL
+    embedder = embedder or Embedder(model_name)
+    articles, warnings = load_articles(knowledge_dir)
+    sentences: list[Sentence] = []
+    passages: list[Passage] = []
+    sentence_passage: list[int] = []
+    for article in articles:
+        local_sentences = split_sentences(article)
+        local_passages = build_passages(article, local_sentences)
+        row_of = {}
+        for passage in local_passages:
+            for s in passage.sentence_indexes:
+                row_of[s] = len(passages)
+            passages.append(passage)
+        for sentence in local_sentences:
+            sentences.append(sentence)
+            sentence_passage.append(row_of[sentence.index])
+    sp = np.asarray(sentence_passage, dtype=np.int64)
+    bounds = sentence_windows(sentences, sp)
+    by_id = {a.id: a for a in articles}
+    titles = {a.id: a.title for a in articles}
+    sentence_texts = [s.text for s in sentences]
+    window_texts = [span_text(by_id, sentences, lo, hi) for lo, hi in bounds]
+    passage_texts = [f"{titles[p.article_id]}. {p.text}" for p in passages]
+
+    cache = EmbeddingCache(cache_path)
+    all_texts = sentence_texts + window_texts + passage_texts
+    from knowledge.embeddings import content_hash
+
+    known = cache.get_many(embedder.model_name, [content_hash(t) for t in all_texts])
+    changed = sorted({
+        sentences[i].article_id for i, t in enumerate(sentence_texts) if content_hash(t) not in known
+    } | {p.article_id for p, t in zip(passages, passage_texts) if content_hash(t) not in known})
+    bar = None
+    if progress and len(known) < len(set(all_texts)):
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(set(all_texts)) - len(known), desc="Embedding passages", unit="text")
+
+    def report_progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+        if on_progress:
+            on_progress(done, total)
+
+    matrix, fresh = embed_cached(embedder, cache, all_texts, progress=report_progress)
+    if bar is not None:
+        bar.close()
+    n_s, n_w = len(sentence_texts), len(window_texts)
+    if len(all_texts) == 0:
+        dims = 384
+        matrix = np.zeros((0, dims), dtype=np.float32)
+    pruned = cache.prune(embedder.model_name, {content_hash(t) for t in all_texts})
+    lexical = LexicalIndex(window_texts)
+    report = BuildReport(
+        articles=len(articles), passages=len(passages), sentences=len(sentences),
+        embedded=fresh, cached=len(set(all_texts)) - fresh, pruned=pruned,
+        seconds=time.perf_counter() - started, warnings=warnings, changed_articles=changed,
+    )
+    return Index(
+        articles=articles, sentences=sentences, passages=passages, sentence_passage=sp, window_bounds=bounds,
+        sentence_vectors=matrix[:n_s], window_vectors=matrix[n_s : n_s + n_w], passage_vectors=matrix[n_s + n_w :],
+        lexical=lexical, model_name=embedder.model_name, report=report,
+    )

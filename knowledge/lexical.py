@@ -1,0 +1,63 @@
+"""Lexical search with bm25s (stemmed, English stop words) and corpus vocabulary checks."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections import Counter
+from functools import lru_cache
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from knowledge.text import content_words
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=20000)
+def stem(word: str) -> str:
+    """Snowball-stem one lowercase word."""
+    return _STEMMER.stemWord(word)
+
+
+class LexicalIndex:
+    """BM25 over a list of texts, plus document frequencies of stemmed words."""
+
+    def __init__(self, texts: list[str]):
+        self.size = len(texts)
+        self.retriever = None
+        if texts:
+            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
+            self.retriever = bm25s.BM25()
+            self.retriever.index(tokens, show_progress=False)
+        self.df: Counter[str] = Counter()
+        self.words: set[str] = set()
+        for text in texts:
+            found = content_words(text)
+            self.words.update(found)
+            self.df.update({stem(w) for w in found})
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text for the query (zeros when nothing matches)."""
+        if self.retriever is None:
+            return np.zeros(self.size, dtype=np.float32)
+        tokens = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)[0]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
+
+    @lru_cache(maxsize=4096)
+    def knows(self, word: str) -> bool:
+        """True when the corpus has the word, its stem, or a near spelling (typos)."""
+        word = word.lower()
+        if stem(word) in self.df:
+            return True
+        if len(word) < 5:
+            return False
+        return bool(difflib.get_close_matches(word, self.words, n=1, cutoff=0.85))
+
+    def idf(self, word: str) -> float:
+        """Inverse document frequency of a word (unknown words get the maximum)."""
+        return math.log((self.size + 1) / (self.df.get(stem(word.lower()), 0) + 0.5))

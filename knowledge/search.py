@@ -1,0 +1,168 @@
+"""Hybrid retrieval over sentences: dense + BM25, follow-up context, quotes and abstention."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Collection, Sequence
+
+import numpy as np
+
+from knowledge.index import Index
+from knowledge.models import Answer, Quote, Turn
+from knowledge.text import STOPWORDS, content_words
+
+# Weights of the fused score (chosen on the dev set, see BENCHMARKS.md).
+W_SENTENCE, W_WINDOW, W_PASSAGE, W_LEXICAL = 0.5, 1.0, 0.6, 0.35
+# Abstention: relevance = best dense similarity + LEXICAL_BONUS * min(best BM25 / 10, 1).
+RELEVANCE_THRESHOLD = 0.48
+LEXICAL_BONUS = 0.3
+# Further quotes must keep this share of the best sentence's score ("More" digs a little deeper).
+RELATIVE_FLOOR = 0.72
+MORE_FLOOR = 0.6
+QUOTE_SOFT_CHARS = 260  # grow a quote with neighbours while shorter than this
+QUOTE_MAX_CHARS = 620
+MAX_CONTEXT_TURNS = 2
+REFERRING = re.compile(
+    r"^[\"'“‘(]*(this|that|these|those|it|its|he|she|they|them|his|her|their|but|and|yet|so|such|instead|"
+    r"however|therefore|thus|then|there|here|both|neither|nor|which)\b", re.I,
+)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Fused per-sentence scores and the relevance features of one query."""
+
+    fused: np.ndarray
+    sentence: np.ndarray  # how well each sentence alone answers (to mark the answering sentence)
+    dense_best: float
+    lexical_best: float
+
+    @property
+    def relevance(self) -> float:
+        """How strongly the best evidence matches (calibrated against RELEVANCE_THRESHOLD)."""
+        return self.dense_best + LEXICAL_BONUS * min(self.lexical_best / 10.0, 1.0)
+
+
+def score_query(index: Index, query_vector: np.ndarray, query_text: str) -> Scored:
+    """Score every sentence for one query."""
+    sentence_sim = index.sentence_vectors @ query_vector
+    window_sim = index.window_vectors @ query_vector
+    passage_sim = (index.passage_vectors @ query_vector)[index.sentence_passage]
+    dense = W_SENTENCE * sentence_sim + W_WINDOW * window_sim + W_PASSAGE * passage_sim
+    lexical = index.lexical.scores(query_text)
+    top = float(lexical.max()) if lexical.size else 0.0
+    fused = dense + (W_LEXICAL * lexical / top if top > 0 else 0.0)
+    dense_best = float(max(sentence_sim.max(), window_sim.max())) if sentence_sim.size else 0.0
+    return Scored(fused=fused, sentence=sentence_sim, dense_best=dense_best, lexical_best=top)
+
+
+def context_text(question: str, previous: Sequence[Turn | str]) -> str:
+    """The question with the last earlier questions of the conversation before it."""
+    earlier = [p.question if isinstance(p, Turn) else str(p) for p in previous][-MAX_CONTEXT_TURNS:]
+    return " ".join([*earlier, question])
+
+
+def missing_names(index: Index, question: str) -> list[str]:
+    """Capitalised words of the question (names) that appear nowhere in the articles."""
+    missing = []
+    for sentence in re.split(r"(?<=[.!?])\s+", question):
+        tokens = re.findall(r"[A-Za-z][A-Za-z'’\-]*", sentence)
+        for position, token in enumerate(tokens):
+            word = re.sub(r"['’]s?$", "", token)
+            if position == 0 or len(word) < 3 or not word[0].isupper() or word.lower() in STOPWORDS:
+                continue
+            if word.isupper() and len(word) < 4:
+                continue  # short acronyms (UN, EU) are too ambiguous to judge
+            if not index.lexical.knows(word.lower()):
+                missing.append(word)
+    return missing
+
+
+def quote_bounds(index: Index, row: int, sentence_score: np.ndarray) -> tuple[int, int]:
+    """Sentence rows [lo, hi] to quote around sentence `row`: its window, trimmed to QUOTE_MAX_CHARS."""
+    sentences = index.sentences
+    lo, hi = index.window_bounds[row]
+
+    def length(a: int, b: int) -> int:
+        return sentences[b].end - sentences[a].start
+
+    if lo < row and REFERRING.match(sentences[row].text) is None and length(lo, hi) > QUOTE_MAX_CHARS:
+        lo = row
+    while length(lo, hi) > QUOTE_MAX_CHARS and lo < hi:
+        if hi > row and (lo == row or sentence_score[hi] <= sentence_score[lo]):
+            hi -= 1
+        else:
+            lo += 1
+    return lo, hi
+
+
+def make_quote(index: Index, row: int, score: float, sentence_score: np.ndarray) -> Quote:
+    """Build the Quote around sentence `row`, marking its best-answering sentence."""
+    lo, hi = quote_bounds(index, row, sentence_score)
+    sentences = index.sentences
+    row = max(range(lo, hi + 1), key=lambda r: (sentence_score[r], r == row))
+    article = index.article(sentences[row].article_id)
+    start, end = sentences[lo].start, sentences[hi].end
+    passage = index.passages[index.sentence_passage[row]]
+    return Quote(
+        passage_id=passage.id, article_id=article.id, title=article.title, outlet=article.outlet,
+        author=article.author, date=article.date, url=article.url, text=article.body[start:end],
+        start=start, end=end,
+        highlight=(sentences[row].start - start, sentences[row].end - start), score=round(float(score), 4),
+    )
+
+
+def search(
+    index: Index,
+    question: str,
+    question_vector: np.ndarray,
+    previous: Sequence[Turn | str] = (),
+    context_vector: np.ndarray | None = None,
+    exclude: Collection[str] = (),
+    limit: int = 3,
+    rank_only: bool = False,
+) -> Answer:
+    """Rank sentences for a question (and its conversation) and return quotes or an abstention."""
+    if not index.sentences:
+        return Answer(question=question, abstained=True, reason="No articles are loaded.")
+    scored = score_query(index, question_vector, question)
+    if previous and context_vector is not None:
+        in_context = score_query(index, context_vector, context_text(question, previous))
+        fused = np.maximum(scored.fused, in_context.fused)
+        sentence_score = np.maximum(scored.sentence, in_context.sentence)
+        relevance = max(scored.relevance, in_context.relevance)
+    else:
+        fused, relevance, sentence_score = scored.fused, scored.relevance, scored.sentence
+    names = [] if rank_only else missing_names(index, question)
+    if names:
+        listed = ", ".join(dict.fromkeys(names))
+        return Answer(question=question, abstained=True, confidence=relevance,
+                      reason=f"The articles never mention {listed}.")
+    if relevance < RELEVANCE_THRESHOLD and not rank_only:
+        return Answer(question=question, abstained=True, confidence=relevance,
+                      reason="Nothing in the articles is close enough to this question.")
+    excluded = set(exclude)
+    quotes: list[Quote] = []
+    used_passages: set[str] = set()
+    floor = float(fused.max()) * (MORE_FLOOR if excluded else RELATIVE_FLOOR)
+    for row in np.argsort(-fused):
+        passage_id = index.passages[index.sentence_passage[row]].id
+        if passage_id in excluded or passage_id in used_passages:
+            continue
+        score = float(fused[row])
+        if score < floor and not rank_only:
+            break
+        quotes.append(make_quote(index, int(row), score, sentence_score))
+        used_passages.add(passage_id)
+        if len(quotes) >= limit:
+            break
+    if not quotes:
+        return Answer(question=question, abstained=True, confidence=relevance,
+                      reason="There are no more quotes on this question.")
+    return Answer(question=question, quotes=tuple(quotes), confidence=round(relevance, 4))
+
+
+def question_terms(question: str) -> list[str]:
+    """Content words of a question (for diagnostics)."""
+    return content_words(question)
