@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: the real engine (built once), the emulator, bot helpers."""
+"""Shared pytest fixtures: the real engine (built once), the Discord emulator, bot helpers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,18 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-pytest_plugins = [
-    "tests.discord_emulator.fixtures",
-    "tests.knowledge_fixtures",
-    "tests.bot_fixtures",
-]
+import importlib.util
+
+
+def _present(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+pytest_plugins = [m for m in ("tests.knowledge_fixtures", "tests.discord_emulator.fixtures", "tests.bot_fixtures")
+                  if _present(m)]

@@ -1,0 +1,76 @@
+"""Search with the real model: verbatim quotes, abstention, follow-ups, more, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.models import Turn
+
+
+def test_quotes_are_verbatim_with_highlight_and_source(engine):
+    answer = engine.ask("What currencies do Russia and China use for their trade?")
+    assert not answer.abstained and 1 <= len(answer.quotes) <= 3
+    for quote in answer.quotes:
+        article = engine.article(quote.article_id)
+        assert article.body[quote.start : quote.end] == quote.text
+        assert len(quote.text) <= 1024
+        a, b = quote.highlight
+        assert 0 <= a < b <= len(quote.text)
+        passage = engine.passage(quote.passage_id)
+        assert passage.start <= quote.start and quote.end <= passage.end
+        assert quote.title == article.title
+    assert len({q.passage_id for q in answer.quotes}) == len(answer.quotes)
+    assert "yuan" in answer.quotes[0].text.lower()
+
+
+@pytest.mark.parametrize("question", [
+    "asdkjh qwpoeiru zmxncb",
+    "How do I bake sourdough bread at home?",
+    "What did Zelensky say about the summit?",
+    "Who won the 2022 football World Cup final?",
+])
+def test_abstains_on_questions_the_articles_do_not_cover(engine, question):
+    answer = engine.ask(question)
+    assert answer.abstained and answer.quotes == () and answer.reason
+
+
+@pytest.mark.parametrize("question", ["", "   ", "???", "\u200b\u200b"])
+def test_empty_questions_abstain_with_a_reason(engine, question):
+    answer = engine.ask(question)
+    assert answer.abstained and "empty" in answer.reason
+
+
+def test_huge_and_odd_questions_do_not_crash(engine):
+    assert "too long" in engine.ask("why " * 2000).reason
+    odd = engine.ask("@everyone 🤔 what do Russia and China trade in — yuan? \u202e\x00")
+    assert not odd.abstained
+
+
+def test_follow_up_uses_the_conversation(engine):
+    first = "What did Xi supposedly tell Trump about Putin and the invasion of Ukraine?"
+    alone = engine.ask("did he ever say that to biden too?")
+    followed = engine.ask("did he ever say that to biden too?", previous=[Turn(first)])
+    assert not followed.abstained
+    assert "Joe Biden" in followed.quotes[0].text
+    assert alone.abstained or "Joe Biden" not in alone.quotes[0].text or followed.confidence >= alone.confidence
+
+
+def test_more_returns_new_passages_until_exhausted(engine):
+    question = "How dependent is Russia on China?"
+    shown: set[str] = set()
+    rounds = 0
+    while rounds < 20:
+        answer = engine.ask(question, exclude=shown)
+        if answer.abstained:
+            assert "no more" in answer.reason.lower()
+            break
+        ids = set(answer.passage_ids)
+        assert not ids & shown
+        shown |= ids
+        rounds += 1
+    assert rounds >= 2
+
+
+def test_latency_is_recorded(engine):
+    answer = engine.ask("Who is Kurt Campbell?")
+    assert answer.timings_ms["total"] > 0
