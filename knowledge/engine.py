@@ -70,6 +70,16 @@ class Engine:
         with self._lock:
             return self.embedder.encode(texts)
 
+    def _with_passages(self, turn: Turn, earlier: list[Turn]) -> Turn:
+        """Fill in the passages an earlier question would have shown (for conversations given as text)."""
+        texts = [clean_question(turn.question)]
+        if earlier:
+            texts.append(context_text(texts[0], earlier))
+        vectors = self.embed(texts)
+        answer = search(self.index, texts[0], vectors[0], previous=earlier,
+                        context_vector=vectors[1] if earlier else None)
+        return Turn(turn.question, answer.passage_ids)
+
     def ask(
         self,
         question: str,
@@ -86,7 +96,10 @@ class Engine:
         if len(question) > MAX_QUESTION_CHARS:
             return Answer(question=question[:MAX_QUESTION_CHARS], abstained=True,
                           reason=f"The question is too long (over {MAX_QUESTION_CHARS} characters).")
-        previous = [p for p in previous if (p.question if isinstance(p, Turn) else str(p)).strip()]
+        previous = [p if isinstance(p, Turn) else Turn(str(p)) for p in previous]
+        previous = [p for p in previous if p.question.strip()]
+        if previous and not previous[-1].passage_ids:
+            previous[-1] = self._with_passages(previous[-1], previous[:-1])
         texts = [question]
         if previous:
             texts.append(context_text(question, previous))

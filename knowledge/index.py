@@ -46,7 +46,8 @@ class Index:
     sentence_vectors: np.ndarray
     window_vectors: np.ndarray
     passage_vectors: np.ndarray
-    lexical: LexicalIndex
+    lexical: LexicalIndex  # BM25 over sentence windows (relevance, vocabulary)
+    sentence_lexical: LexicalIndex  # BM25 over single sentences (ranking)
     model_name: str
     report: BuildReport
 
@@ -136,6 +137,7 @@ def build_index(
         matrix = np.zeros((0, dims), dtype=np.float32)
     pruned = cache.prune(embedder.model_name, {content_hash(t) for t in all_texts})
     lexical = LexicalIndex(window_texts)
+    sentence_lexical = LexicalIndex(sentence_texts)
     report = BuildReport(
         articles=len(articles), passages=len(passages), sentences=len(sentences),
         embedded=fresh, cached=len(set(all_texts)) - fresh, pruned=pruned,
@@ -144,5 +146,5 @@ def build_index(
     return Index(
         articles=articles, sentences=sentences, passages=passages, sentence_passage=sp, window_bounds=bounds,
         sentence_vectors=matrix[:n_s], window_vectors=matrix[n_s : n_s + n_w], passage_vectors=matrix[n_s + n_w :],
-        lexical=lexical, model_name=embedder.model_name, report=report,
+        lexical=lexical, sentence_lexical=sentence_lexical, model_name=embedder.model_name, report=report,
     )

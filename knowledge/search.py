@@ -10,10 +10,12 @@ import numpy as np
 
 from knowledge.index import Index
 from knowledge.models import Answer, Quote, Turn
-from knowledge.text import STOPWORDS, content_words
+from knowledge.text import STOPWORDS
 
 # Weights of the fused score (chosen on the dev set, see BENCHMARKS.md).
-W_SENTENCE, W_WINDOW, W_PASSAGE, W_LEXICAL = 0.5, 1.0, 0.6, 0.35
+W_SENTENCE, W_WINDOW, W_PASSAGE, W_LEXICAL = 0.5, 1.0, 0.6, 0.2
+# Follow-ups: sentences in the passages the last answer showed get this bonus (the talk continues there).
+W_CONTINUITY = 0.06
 # Abstention: relevance = best dense similarity + LEXICAL_BONUS * min(best BM25 / 10, 1).
 RELEVANCE_THRESHOLD = 0.48
 LEXICAL_BONUS = 0.3
@@ -22,6 +24,7 @@ RELATIVE_FLOOR = 0.72
 MORE_FLOOR = 0.6
 QUOTE_SOFT_CHARS = 260  # grow a quote with neighbours while shorter than this
 QUOTE_MAX_CHARS = 620
+MERGE_MAX_CHARS = 900  # a passage's quote may widen to this to take in a second strong sentence
 MAX_CONTEXT_TURNS = 2
 REFERRING = re.compile(
     r"^[\"'“‘(]*(this|that|these|those|it|its|he|she|they|them|his|her|their|but|and|yet|so|such|instead|"
@@ -50,9 +53,11 @@ def score_query(index: Index, query_vector: np.ndarray, query_text: str) -> Scor
     window_sim = index.window_vectors @ query_vector
     passage_sim = (index.passage_vectors @ query_vector)[index.sentence_passage]
     dense = W_SENTENCE * sentence_sim + W_WINDOW * window_sim + W_PASSAGE * passage_sim
-    lexical = index.lexical.scores(query_text)
-    top = float(lexical.max()) if lexical.size else 0.0
-    fused = dense + (W_LEXICAL * lexical / top if top > 0 else 0.0)
+    lexical = index.sentence_lexical.scores(query_text)
+    best_lexical = float(lexical.max()) if lexical.size else 0.0
+    fused = dense + (W_LEXICAL * lexical / best_lexical if best_lexical > 0 else 0.0)
+    window_lexical = index.lexical.scores(query_text)
+    top = float(window_lexical.max()) if window_lexical.size else 0.0
     dense_best = float(max(sentence_sim.max(), window_sim.max())) if sentence_sim.size else 0.0
     return Scored(fused=fused, sentence=sentence_sim, dense_best=dense_best, lexical_best=top)
 
@@ -61,6 +66,15 @@ def context_text(question: str, previous: Sequence[Turn | str]) -> str:
     """The question with the last earlier questions of the conversation before it."""
     earlier = [p.question if isinstance(p, Turn) else str(p) for p in previous][-MAX_CONTEXT_TURNS:]
     return " ".join([*earlier, question])
+
+
+def continuity_bonus(index: Index, previous: Sequence[Turn | str]) -> np.ndarray | float:
+    """A small bonus for sentences in the passages the last answer showed."""
+    last = previous[-1] if previous else None
+    if not isinstance(last, Turn) or not last.passage_ids:
+        return 0.0
+    shown = {i for i, p in enumerate(index.passages) if p.id in set(last.passage_ids)}
+    return W_CONTINUITY * np.isin(index.sentence_passage, list(shown)).astype(np.float32)
 
 
 def missing_names(index: Index, question: str) -> list[str]:
@@ -97,11 +111,9 @@ def quote_bounds(index: Index, row: int, sentence_score: np.ndarray) -> tuple[in
     return lo, hi
 
 
-def make_quote(index: Index, row: int, score: float, sentence_score: np.ndarray) -> Quote:
-    """Build the Quote around sentence `row`, marking its best-answering sentence."""
-    lo, hi = quote_bounds(index, row, sentence_score)
+def make_quote(index: Index, lo: int, hi: int, row: int, score: float) -> Quote:
+    """Build the Quote for sentence rows lo..hi, marking sentence `row`."""
     sentences = index.sentences
-    row = max(range(lo, hi + 1), key=lambda r: (sentence_score[r], r == row))
     article = index.article(sentences[row].article_id)
     start, end = sentences[lo].start, sentences[hi].end
     passage = index.passages[index.sentence_passage[row]]
@@ -111,6 +123,35 @@ def make_quote(index: Index, row: int, score: float, sentence_score: np.ndarray)
         start=start, end=end,
         highlight=(sentences[row].start - start, sentences[row].end - start), score=round(float(score), 4),
     )
+
+
+def select_spans(
+    index: Index, fused: np.ndarray, sentence_score: np.ndarray, excluded: set[str], limit: int, floor: float,
+) -> list[tuple[int, int, int, float]]:
+    """Pick up to `limit` quote spans (lo, hi, highlight row, score), one per passage, best first.
+
+    A strong sentence in a passage already chosen widens that passage's quote when the two fit together.
+    """
+    spans: dict[int, tuple[int, int, int, float]] = {}
+    for row in np.argsort(-fused):
+        row = int(row)
+        score = float(fused[row])
+        if score < floor:
+            break
+        passage = int(index.sentence_passage[row])
+        if index.passages[passage].id in excluded:
+            continue
+        lo, hi = quote_bounds(index, row, sentence_score)
+        if passage in spans:
+            old_lo, old_hi, old_row, old_score = spans[passage]
+            new_lo, new_hi = min(lo, old_lo), max(hi, old_hi)
+            if index.sentences[new_hi].end - index.sentences[new_lo].start <= MERGE_MAX_CHARS:
+                spans[passage] = (new_lo, new_hi, old_row, old_score)
+            continue
+        if len(spans) >= limit:
+            break
+        spans[passage] = (lo, hi, row, score)
+    return sorted(spans.values(), key=lambda span: -span[3])
 
 
 def search(
@@ -129,7 +170,7 @@ def search(
     scored = score_query(index, question_vector, question)
     if previous and context_vector is not None:
         in_context = score_query(index, context_vector, context_text(question, previous))
-        fused = np.maximum(scored.fused, in_context.fused)
+        fused = np.maximum(scored.fused, in_context.fused) + continuity_bonus(index, previous)
         sentence_score = np.maximum(scored.sentence, in_context.sentence)
         relevance = max(scored.relevance, in_context.relevance)
     else:
@@ -143,26 +184,15 @@ def search(
         return Answer(question=question, abstained=True, confidence=relevance,
                       reason="Nothing in the articles is close enough to this question.")
     excluded = set(exclude)
-    quotes: list[Quote] = []
-    used_passages: set[str] = set()
     floor = float(fused.max()) * (MORE_FLOOR if excluded else RELATIVE_FLOOR)
-    for row in np.argsort(-fused):
-        passage_id = index.passages[index.sentence_passage[row]].id
-        if passage_id in excluded or passage_id in used_passages:
-            continue
-        score = float(fused[row])
-        if score < floor and not rank_only:
-            break
-        quotes.append(make_quote(index, int(row), score, sentence_score))
-        used_passages.add(passage_id)
-        if len(quotes) >= limit:
-            break
+    if rank_only:
+        floor = -np.inf
+    quotes = []
+    for lo, hi, row, score in select_spans(index, fused, sentence_score, excluded, limit, floor):
+        best = max(range(lo, hi + 1), key=lambda r: (sentence_score[r], r == row))
+        quotes.append(make_quote(index, lo, hi, best, score))
     if not quotes:
         return Answer(question=question, abstained=True, confidence=relevance,
                       reason="There are no more quotes on this question.")
     return Answer(question=question, quotes=tuple(quotes), confidence=round(relevance, 4))
 
-
-def question_terms(question: str) -> list[str]:
-    """Content words of a question (for diagnostics)."""
-    return content_words(question)
