@@ -1,0 +1,211 @@
+"""Benchmark the knowledge engine: warm latency, cold start, first build, memory, and a synthetic scale run.
+
+Usage: python benchmarks/bench_engine.py [--quick] [--scale 1000,10000,100000]
+Prints Markdown tables (paste them into BENCHMARKS.md with the machine and date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+FALLBACK_QUESTIONS = [
+    "who is Kurt Campbell?", "what currencies do russia and china use for their trade",
+    "why does putin need both trump AND xi at the same time", "what does russia mostly sell to china?",
+]
+
+COLD_SCRIPT = """
+import time, sys, json
+t0 = time.perf_counter()
+from knowledge import Engine
+engine = Engine.open(cache_path=sys.argv[1])
+t1 = time.perf_counter()
+engine.ask("What currencies do Russia and China use for their trade?")
+t2 = time.perf_counter()
+import resource
+print(json.dumps({"open": t1 - t0, "first_answer": t2 - t0,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def questions() -> list[dict]:
+    """Dev questions when available, else a few built-in ones."""
+    if DEV.exists():
+        return [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
+    return [{"question": q} for q in FALLBACK_QUESTIONS]
+
+
+def pct(values: list[float], q: float) -> float:
+    """Percentile of a list."""
+    return float(np.percentile(values, q))
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def cold_start(cache: Path) -> dict:
+    """Process start to first answer, in a fresh interpreter, with the given cache."""
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(cache)], cwd=ROOT, capture_output=True,
+                         text=True, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    wall = time.perf_counter() - started
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    data["wall"] = wall
+    return data
+
+
+def bench_real(rounds: int) -> str:
+    """Latency and start-up numbers on the real articles with the real model."""
+    from knowledge import Engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "index.db"
+        build = cold_start(cache)  # first run builds the index
+        warm_start = [cold_start(cache) for _ in range(3)]
+        engine = Engine.open(cache_path=cache)
+        items = questions()
+        for item in items[:5]:
+            engine.ask(item["question"])  # warm-up
+        latencies, embeds = [], []
+        for _ in range(rounds):
+            for item in items:
+                previous = [item["previous"]] if item.get("previous") else []
+                started = time.perf_counter()
+                answer = engine.ask(item["question"], previous=previous)
+                latencies.append((time.perf_counter() - started) * 1000)
+                embeds.append(answer.timings_ms.get("embed", 0.0))
+        report = engine.index.report
+    rows = [
+        ["corpus", f"{report.articles} articles, {report.passages} passages, {report.sentences} sentences", ""],
+        ["first index build, process start → first answer", f"{build['first_answer']:.1f} s",
+         f"embeds {report.cached} texts"],
+        ["cold start with cached index → first answer (median of 3)",
+         f"{statistics.median(r['first_answer'] for r in warm_start):.2f} s", "goal ≤ 5 s"],
+        ["  of which Engine.open", f"{statistics.median(r['open'] for r in warm_start):.2f} s", ""],
+        ["warm question latency p50", f"{pct(latencies, 50):.1f} ms", f"{len(latencies)} questions"],
+        ["warm question latency p95", f"{pct(latencies, 95):.1f} ms", "goal ≤ 50 ms"],
+        ["  of which query embedding p50", f"{pct(embeds, 50):.1f} ms", ""],
+        ["peak memory (RSS) of the cold-start process", f"{statistics.median(r['peak_rss_mb'] for r in warm_start):.0f} MB", ""],
+    ]
+    return table("Real articles, real model", ["measure", "value", "note"], rows)
+
+
+def synthetic_index(passages: int, per_passage: int, dims: int, vocabulary: list[str]):
+    """An Index of random sentences and unit vectors, shaped like the real one."""
+    from knowledge.index import BuildReport, Index
+    from knowledge.lexical import LexicalIndex
+    from knowledge.models import Article, Passage, Sentence
+
+    rng = np.random.default_rng(0)
+    pick = random.Random(0)
+    n = passages * per_passage
+    texts = [" ".join(pick.choices(vocabulary, k=22)) + "." for _ in range(n)]
+    articles, sentences, passage_rows, sp = [], [], [], []
+    per_article = 20
+    for a in range(0, passages, per_article):
+        count = min(per_article, passages - a)
+        chunk = texts[a * per_passage : (a + count) * per_passage]
+        body = " ".join(chunk)
+        article = Article(id=f"a{a}", title=f"Synthetic {a}", body=body)
+        articles.append(article)
+        offset = 0
+        for p in range(count):
+            first = len(sentences)
+            for s in range(per_passage):
+                text = chunk[p * per_passage + s]
+                sentences.append(Sentence(article.id, len(sentences), offset, offset + len(text), text))
+                sp.append(len(passage_rows))
+                offset += len(text) + 1
+            start, end = sentences[first].start, sentences[-1].end
+            passage_rows.append(Passage(f"{article.id}#{p}", article.id, p, start, end, body[start:end],
+                                        tuple(range(first, len(sentences)))))
+
+    def unit(rows: int) -> np.ndarray:
+        matrix = rng.standard_normal((rows, dims), dtype=np.float32)
+        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    sp_arr = np.asarray(sp)
+    from knowledge.index import sentence_windows
+
+    return Index(
+        articles=articles, sentences=sentences, passages=passage_rows, sentence_passage=sp_arr,
+        window_bounds=sentence_windows(sentences, sp_arr), sentence_vectors=unit(n), window_vectors=unit(n),
+        passage_vectors=unit(passages), lexical=LexicalIndex(texts), sentence_lexical=LexicalIndex(texts),
+        model_name="synthetic", report=BuildReport(),
+    )
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def bench_scale(sizes: list[int]) -> str:
+    """Query cost as the corpus grows (random vectors, real query embedding, real BM25 and fusion)."""
+    from knowledge.embeddings import Embedder
+    from knowledge.articles import load_articles
+    from knowledge.search import search
+    from knowledge.text import content_words
+
+    vocabulary = sorted({w for a in load_articles()[0] for w in content_words(a.body)})
+    embedder = Embedder()
+    qs = [item["question"] for item in questions()[:30]]
+    vectors = embedder.encode(qs)
+    rows = []
+    for size in sizes:
+        before = rss_mb()
+        started = time.perf_counter()
+        index = synthetic_index(size, 5, vectors.shape[1], vocabulary)
+        built = time.perf_counter() - started
+        after = rss_mb()
+        latencies = []
+        for q, v in zip(qs, vectors):
+            t = time.perf_counter()
+            search(index, q, v)
+            latencies.append((time.perf_counter() - t) * 1000)
+        rows.append([f"{size:,}", f"{size * 5:,}", f"{built:.1f} s", f"{pct(latencies, 50):.1f} ms",
+                     f"{pct(latencies, 95):.1f} ms", f"{after - before:.0f} MB"])
+        del index
+    return table("Scale run (synthetic corpus; search only, query embedding excluded)",
+                 ["passages", "sentences", "build (BM25 + arrays)", "search p50", "search p95", "added RAM"], rows)
+
+
+def main() -> int:
+    """Run the benchmarks and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one latency round and a small scale run")
+    parser.add_argument("--scale", default=None, help="comma-separated passage counts")
+    args = parser.parse_args()
+    sizes = [int(s) for s in (args.scale or ("1000,10000" if args.quick else "1000,10000,100000")).split(",")]
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.platform()}; date {time.strftime('%Y-%m-%d')}\n")
+    print(bench_real(rounds=1 if args.quick else 3))
+    print()
+    print(bench_scale(sizes))
+    print(f"\nPeak RSS of this benchmark process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

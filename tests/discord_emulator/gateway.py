@@ -1,0 +1,212 @@
+"""The gateway websocket: HELLO, heartbeats, IDENTIFY/RESUME, READY, GUILD_CREATE, dispatches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+if TYPE_CHECKING:
+    from .server import DiscordEmulator
+
+log = logging.getLogger(__name__)
+
+DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, VOICE, RESUME, RECONNECT, REQUEST_MEMBERS, INVALID_SESSION, HELLO, ACK = (
+    0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11
+)
+HEARTBEAT_INTERVAL_MS = 41250
+
+
+class GatewaySession:
+    """One bot session: its websocket, sequence number and shard."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.ws: web.WebSocketResponse | None = None
+        self.seq = 0
+        self.shard: tuple[int, int] = (0, 1)
+        self.identify: dict = {}
+        self.ready = asyncio.Event()
+        self._heartbeat_waiters: list[asyncio.Future] = []
+
+    @property
+    def connected(self) -> bool:
+        """Return whether the websocket is open."""
+        return self.ws is not None and not self.ws.closed
+
+    def handles_guild(self, guild_id: str | None) -> bool:
+        """Return whether events for `guild_id` go to this session's shard."""
+        shard_id, count = self.shard
+        return guild_id is None or (int(guild_id) >> 22) % count == shard_id
+
+    async def send(self, op: int, data, event: str | None = None) -> None:
+        """Send one gateway frame as a JSON text frame."""
+        frame = {"op": op, "d": data, "s": None, "t": event}
+        if op == DISPATCH:
+            self.seq += 1
+            frame["s"] = self.seq
+        await self.ws.send_str(json.dumps(frame))
+
+    async def dispatch(self, event: str, data: dict) -> None:
+        """Send a DISPATCH (op 0) event."""
+        await self.send(DISPATCH, data, event)
+
+    async def round_trip(self, timeout: float) -> None:
+        """Ask the client for a heartbeat (op 1) and wait for it: the client's loop has caught up."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._heartbeat_waiters.append(waiter)
+        await self.send(HEARTBEAT, self.seq)
+        await asyncio.wait_for(waiter, timeout)
+
+    def heartbeat_received(self) -> None:
+        """Wake everyone waiting in `round_trip`."""
+        waiters, self._heartbeat_waiters = self._heartbeat_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class Gateway:
+    """Serve gateway connections for the emulator."""
+
+    def __init__(self, emulator: "DiscordEmulator") -> None:
+        self.emu = emulator
+        self.sessions: dict[str, GatewaySession] = {}
+        self.identify_payloads: list[dict] = []
+        self._changed = asyncio.Event()
+
+    @property
+    def active(self) -> list[GatewaySession]:
+        """Return the sessions that are connected and have received READY."""
+        return [s for s in self.sessions.values() if s.connected and s.ready.is_set()]
+
+    async def wait_for_session(self, timeout: float) -> GatewaySession:
+        """Wait until some session is connected and has received its guilds."""
+        async def first() -> GatewaySession:
+            while not self.active:
+                self._changed.clear()
+                await self._changed.wait()
+            return self.active[0]
+
+        return await self.emu.wait_for(first(), timeout, "a bot to connect to the gateway")
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        """Run one websocket connection until it closes."""
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        await ws.prepare(request)
+        session: GatewaySession | None = None
+        hello = {"op": HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}, "s": None, "t": None}
+        await ws.send_str(json.dumps(hello))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                session = await self._on_frame(ws, session, frame) or session
+        finally:
+            if session is not None and session.ws is ws:
+                session.ws = None
+            self._changed.set()
+        return ws
+
+    async def _on_frame(self, ws: web.WebSocketResponse, session: GatewaySession | None, frame: dict):
+        """Answer one client frame; return the session it established, if any."""
+        op, data = frame.get("op"), frame.get("d")
+        if op == HEARTBEAT:
+            await ws.send_str(json.dumps({"op": ACK, "d": None, "s": None, "t": None}))
+            if session is not None:
+                session.heartbeat_received()
+        elif op == IDENTIFY:
+            return await self._identify(ws, data)
+        elif op == RESUME:
+            return await self._resume(ws, data)
+        elif op == REQUEST_MEMBERS and session is not None:
+            await self._send_members(session, data)
+        return None
+
+    async def _identify(self, ws: web.WebSocketResponse, data: dict) -> GatewaySession:
+        """Start a new session: READY, then one GUILD_CREATE per guild."""
+        self.identify_payloads.append(data)
+        session = GatewaySession(uuid.uuid4().hex)
+        session.ws = ws
+        session.identify = data
+        if data.get("shard"):
+            session.shard = tuple(data["shard"])
+        self.sessions[session.session_id] = session
+        guilds = [g for g in self.emu.guilds.values() if session.handles_guild(g.id)]
+        ready = {
+            "v": 10,
+            "user": self.emu.bot_user.payload() | {"verified": True, "mfa_enabled": False, "email": None},
+            "guilds": [{"id": g.id, "unavailable": True} for g in guilds],
+            "session_id": session.session_id,
+            "resume_gateway_url": self.emu.gateway_url,
+            "application": {"id": self.emu.application_id, "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "geo_ordered_rtc_regions": [],
+            "guild_join_requests": [],
+            "user_settings": {},
+            "session_type": "normal",
+            "auth_session_id_hash": "",
+            "_trace": ["discord-emulator"],
+        }
+        if data.get("shard"):
+            ready["shard"] = list(session.shard)
+        await session.dispatch("READY", ready)
+        for guild in guilds:
+            await session.dispatch("GUILD_CREATE", guild.create_payload())
+        session.ready.set()
+        self._changed.set()
+        return session
+
+    async def _resume(self, ws: web.WebSocketResponse, data: dict) -> GatewaySession | None:
+        """Resume a known session (nothing is replayed) or invalidate it so the client identifies."""
+        session = self.sessions.get(data.get("session_id", ""))
+        if session is None:
+            await ws.send_str(json.dumps({"op": INVALID_SESSION, "d": False, "s": None, "t": None}))
+            return None
+        if session.ws is not None and not session.ws.closed:
+            await session.ws.close(code=4000)
+        session.ws = ws
+        await session.dispatch("RESUMED", {"_trace": ["discord-emulator"]})
+        self._changed.set()
+        return session
+
+    async def _send_members(self, session: GatewaySession, data: dict) -> None:
+        """Answer REQUEST_GUILD_MEMBERS with one chunk holding every member."""
+        guild = self.emu.guilds.get(str(data.get("guild_id")))
+        if guild is None:
+            return
+        chunk = {
+            "guild_id": guild.id,
+            "members": [m.payload() for m in guild.members.values()],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+        }
+        if data.get("nonce"):
+            chunk["nonce"] = data["nonce"]
+        await session.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+
+    async def dispatch(self, event: str, data: dict, guild_id: str | None = None) -> int:
+        """Send an event to every ready session whose shard handles `guild_id`; return how many got it."""
+        targets = [s for s in self.active if s.handles_guild(guild_id)]
+        for session in targets:
+            await session.dispatch(event, data)
+        return len(targets)
+
+    async def round_trip(self, timeout: float) -> None:
+        """Do a heartbeat round trip with every ready session."""
+        await asyncio.gather(*(s.round_trip(timeout) for s in self.active))
+
+    async def close(self) -> None:
+        """Close every websocket cleanly."""
+        for session in list(self.sessions.values()):
+            if session.connected:
+                await session.ws.close(code=1000, message=b"emulator stopped")
+        self.sessions.clear()
