@@ -52,27 +52,46 @@ class Embedder:
     def __init__(self, model_name: str = DEFAULT_MODEL):
         self.model_name = model_name
         self._model = None
+        self._query_encoder = None
         self._lock = threading.Lock()
 
     def load(self):
-        """Load the model once (offline); later calls return the same model."""
+        """Load the sentence-transformers model once (offline); later calls return the same model."""
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                offline_environment()
                 path = model_path(self.model_name)
-                from sentence_transformers import SentenceTransformer  # slow import: only here
+                from sentence_transformers import SentenceTransformer  # slow import: only when building
 
                 self._model = SentenceTransformer(path, device="cpu")
             return self._model
 
+    def load_query_encoder(self):
+        """Load the light query encoder (or the full model when the light one cannot read it)."""
+        with self._lock:
+            if self._query_encoder is None:
+                offline_environment()
+                from knowledge.query_encoder import QueryEncoder, UnsupportedModel
+
+                try:
+                    self._query_encoder = QueryEncoder(model_path(self.model_name))
+                except UnsupportedModel:
+                    self._query_encoder = False
+        if self._query_encoder is False:
+            self.load()
+        return self._query_encoder
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed a few short texts on the fast path (same vectors as `encode`)."""
+        encoder = self.load_query_encoder()
+        if encoder:
+            return encoder.encode(list(texts))
+        return self.encode(texts)
+
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Embed texts as L2-normalised float32 rows."""
         if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.float32)
         model = self.load()
         vectors = model.encode(
             list(texts), batch_size=BATCH_SIZE, normalize_embeddings=True,
@@ -80,12 +99,12 @@ class Embedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    @property
-    def dimensions(self) -> int:
-        """Vector size of the model."""
-        model = self.load()
-        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
+
+def offline_environment() -> None:
+    """Make Hugging Face libraries stay offline and quiet."""
+    for key, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"),
+                       ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
+        os.environ.setdefault(key, value)
 
 
 class EmbeddingCache:

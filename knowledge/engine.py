@@ -40,7 +40,7 @@ class Engine:
             Path(knowledge_dir) if knowledge_dir else None, cache_path, embedder=embedder,
             progress=progress, on_progress=on_progress,
         )
-        embedder.load()
+        embedder.load_query_encoder()
         return cls(index, embedder)
 
     @property
@@ -68,7 +68,7 @@ class Engine:
     def embed(self, texts: list[str]):
         """Embed query texts with the engine's model (thread-safe)."""
         with self._lock:
-            return self.embedder.encode(texts)
+            return self.embedder.encode_queries(texts)
 
     def _with_passages(self, turn: Turn, earlier: list[Turn]) -> Turn:
         """Fill in the passages an earlier question would have shown (for conversations given as text)."""

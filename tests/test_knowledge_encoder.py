@@ -1,0 +1,40 @@
+"""The light query encoder gives the same vectors as sentence-transformers, and unknown models fall back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from knowledge.embeddings import Embedder, model_path
+from knowledge.query_encoder import QueryEncoder, UnsupportedModel
+
+TEXTS = [
+    "What currencies do Russia and China use for their trade?",
+    "x",
+    "@everyone 🤔 — “quotes”, émigrés, 中文, and <@123> mentions",
+    "A long text that goes past the model's 256 word pieces. " * 60,
+]
+
+
+def test_query_encoder_matches_sentence_transformers():
+    folder = model_path("all-MiniLM-L6-v2")
+    fast = QueryEncoder(folder).encode(TEXTS)
+    full = Embedder().encode(TEXTS)
+    assert fast.shape == full.shape == (len(TEXTS), 384)
+    assert np.abs(fast - full).max() < 1e-4
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+
+
+def test_unsupported_model_folder_falls_back(tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(model_path("all-MiniLM-L6-v2"), folder)
+    modules = json.loads((folder / "modules.json").read_text())
+    (folder / "modules.json").write_text(json.dumps(modules[:2]))  # no Normalize module
+    with pytest.raises(UnsupportedModel):
+        QueryEncoder(folder)
+    embedder = Embedder(str(folder))
+    vectors = embedder.encode_queries(["Who is Kurt Campbell?"])
+    assert vectors.shape == (1, 384) and embedder.load_query_encoder() is False
