@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Collection, Sequence
@@ -10,15 +11,19 @@ import numpy as np
 
 from knowledge.index import Index
 from knowledge.models import Answer, Quote, Turn
-from knowledge.text import STOPWORDS
+from knowledge.lexical import stem
+from knowledge.text import STOPWORDS, content_words
 
 # Weights of the fused score (chosen on the dev set, see BENCHMARKS.md).
 W_SENTENCE, W_WINDOW, W_PASSAGE, W_LEXICAL = 0.5, 1.0, 0.6, 0.2
 # Follow-ups: sentences in the passages the last answer showed get this bonus (the talk continues there).
 W_CONTINUITY = 0.06
-# Abstention: relevance = best dense similarity + LEXICAL_BONUS * min(best BM25 / 10, 1).
-RELEVANCE_THRESHOLD = 0.48
-LEXICAL_BONUS = 0.3
+# Abstention (calibrated on the dev set's in-scope and out-of-scope items, see BENCHMARKS.md):
+# relevance = best dense similarity + W_KNOWN * share of the question's words the articles use at all
+#           + W_COVERED * share found together in the best-matching window + W_BM25 * min(best BM25 / 10, 1),
+# shares weighted by IDF (a word the articles never use weighs the most).
+RELEVANCE_THRESHOLD = 0.735
+W_KNOWN, W_COVERED, W_BM25 = 0.4, 0.15, 0.1
 # Further quotes must keep this share of the best sentence's score ("More" digs a little deeper).
 RELATIVE_FLOOR = 0.72
 MORE_FLOOR = 0.6
@@ -40,11 +45,30 @@ class Scored:
     sentence: np.ndarray  # how well each sentence alone answers (to mark the answering sentence)
     dense_best: float
     lexical_best: float
+    known_share: float
+    covered_share: float
 
     @property
     def relevance(self) -> float:
         """How strongly the best evidence matches (calibrated against RELEVANCE_THRESHOLD)."""
-        return self.dense_best + LEXICAL_BONUS * min(self.lexical_best / 10.0, 1.0)
+        return (self.dense_best + W_KNOWN * self.known_share + W_COVERED * self.covered_share
+                + W_BM25 * min(self.lexical_best / 10.0, 1.0))
+
+
+def term_shares(index: Index, query_text: str, window_scores: np.ndarray) -> tuple[float, float]:
+    """IDF-weighted shares of the query's words: known to the articles, and present in the best window."""
+    lexical = index.lexical
+    terms = list(dict.fromkeys(content_words(query_text)))
+    if not terms or not window_scores.size:
+        return 0.0, 0.0
+    unknown_weight = math.log(lexical.size + 1) + 0.7
+    weights = {t: lexical.idf(t) if lexical.knows(t) else unknown_weight for t in terms}
+    total = sum(weights.values())
+    known = sum(w for t, w in weights.items() if lexical.knows(t)) / total
+    lo, hi = index.window_bounds[int(np.argmax(window_scores))]
+    present = {stem(w) for s in index.sentences[lo : hi + 1] for w in content_words(s.text)}
+    covered = sum(w for t, w in weights.items() if stem(t) in present) / total
+    return known, covered
 
 
 def score_query(index: Index, query_vector: np.ndarray, query_text: str) -> Scored:
@@ -58,8 +82,10 @@ def score_query(index: Index, query_vector: np.ndarray, query_text: str) -> Scor
     fused = dense + (W_LEXICAL * lexical / best_lexical if best_lexical > 0 else 0.0)
     window_lexical = index.lexical.scores(query_text)
     top = float(window_lexical.max()) if window_lexical.size else 0.0
+    known, covered = term_shares(index, query_text, window_lexical)
     dense_best = float(max(sentence_sim.max(), window_sim.max())) if sentence_sim.size else 0.0
-    return Scored(fused=fused, sentence=sentence_sim, dense_best=dense_best, lexical_best=top)
+    return Scored(fused=fused, sentence=sentence_sim, dense_best=dense_best, lexical_best=top,
+                  known_share=known, covered_share=covered)
 
 
 def context_text(question: str, previous: Sequence[Turn | str]) -> str:
