@@ -16,6 +16,8 @@ from knowledge.text import STOPWORDS, content_words
 
 # Weights of the fused score (chosen on the dev set, see BENCHMARKS.md).
 W_SENTENCE, W_WINDOW, W_PASSAGE, W_LEXICAL = 0.5, 1.0, 0.6, 0.2
+# The answering sentence marked inside a quote: sentence similarity plus this share of its BM25 score.
+W_PINPOINT = 0.3
 # Follow-ups: sentences in the passages the last answer showed get this bonus (the talk continues there).
 W_CONTINUITY = 0.06
 # Abstention (calibrated on the dev set's in-scope and out-of-scope items, see BENCHMARKS.md):
@@ -84,7 +86,8 @@ def score_query(index: Index, query_vector: np.ndarray, query_text: str) -> Scor
     top = float(window_lexical.max()) if window_lexical.size else 0.0
     known, covered = term_shares(index, query_text, window_lexical)
     dense_best = float(max(sentence_sim.max(), window_sim.max())) if sentence_sim.size else 0.0
-    return Scored(fused=fused, sentence=sentence_sim, dense_best=dense_best, lexical_best=top,
+    pinpoint = sentence_sim + (W_PINPOINT * lexical / best_lexical if best_lexical > 0 else 0.0)
+    return Scored(fused=fused, sentence=pinpoint, dense_best=dense_best, lexical_best=top,
                   known_share=known, covered_share=covered)
 
 
@@ -104,18 +107,21 @@ def continuity_bonus(index: Index, previous: Sequence[Turn | str]) -> np.ndarray
 
 
 def missing_names(index: Index, question: str) -> list[str]:
-    """Capitalised words of the question (names) that appear nowhere in the articles."""
+    """Names in the question (runs of capitalised words) with a word that appears nowhere in the articles."""
     missing = []
     for sentence in re.split(r"(?<=[.!?])\s+", question):
         tokens = re.findall(r"[A-Za-z][A-Za-z'’\-]*", sentence)
-        for position, token in enumerate(tokens):
+        run: list[tuple[str, bool]] = []
+        for position, token in enumerate([*tokens, ""]):
             word = re.sub(r"['’]s?$", "", token)
-            if position == 0 or len(word) < 3 or not word[0].isupper() or word.lower() in STOPWORDS:
+            capitalised = position > 0 and bool(word) and word[0].isupper() and word.lower() not in STOPWORDS
+            if capitalised:
+                judged = len(word) >= 3 and not (word.isupper() and len(word) < 4)  # skip UN, EU
+                run.append((word, judged and not index.lexical.knows(word.lower())))
                 continue
-            if word.isupper() and len(word) < 4:
-                continue  # short acronyms (UN, EU) are too ambiguous to judge
-            if not index.lexical.knows(word.lower()):
-                missing.append(word)
+            if any(unknown for _, unknown in run):
+                missing.append(" ".join(w for w, _ in run))
+            run = []
     return missing
 
 
