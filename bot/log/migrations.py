@@ -1,0 +1,131 @@
+"""Numbered schema migrations for the interaction log, applied in order on open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import sqlite_utils
+
+MIGRATIONS_TABLE = "_migrations"
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Execute ;-separated DDL statement by statement (executescript would commit the open transaction)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.conn.execute(statement)
+
+
+def m001_create_tables(db: sqlite_utils.Database) -> None:
+    """Create conversations, interactions, the quotes each showed, and feedback."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            guild_id TEXT,
+            channel_id TEXT,
+            user_id TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            last_active_at TEXT NOT NULL,
+            last_interaction_id INTEGER REFERENCES interactions(id) ON DELETE SET NULL,
+            turns INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE interactions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            guild_id TEXT,
+            channel_id TEXT,
+            user_id TEXT NOT NULL,
+            user_name TEXT,
+            command TEXT NOT NULL,
+            question TEXT,
+            argument TEXT,
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+            parent_id INTEGER REFERENCES interactions(id) ON DELETE SET NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            abstained INTEGER,
+            reason TEXT,
+            quote_count INTEGER NOT NULL DEFAULT 0,
+            latency_ms INTEGER,
+            error TEXT,
+            discord_interaction_id TEXT,
+            message_id TEXT
+        );
+        CREATE TABLE interaction_quotes (
+            interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+            rank INTEGER NOT NULL,
+            article_id TEXT NOT NULL,
+            passage_id TEXT NOT NULL,
+            score REAL,
+            title TEXT,
+            text TEXT,
+            PRIMARY KEY (interaction_id, rank)
+        );
+        CREATE TABLE feedback (
+            interaction_id INTEGER NOT NULL REFERENCES interactions(id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL,
+            user_name TEXT,
+            guild_id TEXT,
+            vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (interaction_id, user_id)
+        );
+        CREATE INDEX idx_interactions_guild_time ON interactions (guild_id, created_at);
+        CREATE INDEX idx_interactions_guild_user_time ON interactions (guild_id, user_id, created_at);
+        CREATE INDEX idx_interactions_guild_abstained ON interactions (guild_id, abstained, created_at);
+        CREATE INDEX idx_interactions_status ON interactions (status);
+        CREATE INDEX idx_interactions_parent ON interactions (parent_id);
+        CREATE INDEX idx_interactions_time ON interactions (created_at);
+        CREATE INDEX idx_quotes_passage ON interaction_quotes (passage_id);
+        CREATE INDEX idx_feedback_guild_vote ON feedback (guild_id, vote);
+        CREATE INDEX idx_feedback_user ON feedback (guild_id, user_id);
+        CREATE INDEX idx_conversations_lookup ON conversations (guild_id, channel_id, user_id, last_active_at);
+        """
+    )
+
+
+def m002_questions_fts(db: sqlite_utils.Database) -> None:
+    """Full-text search over questions, kept in sync (also on delete) by triggers."""
+    db["interactions"].enable_fts(["question"], create_triggers=True, tokenize="porter", replace=True)
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    m001_create_tables,
+    m002_questions_fts,
+)
+
+
+def applied(db: sqlite_utils.Database) -> set[str]:
+    """Names of migrations already applied."""
+    if MIGRATIONS_TABLE not in db.table_names():
+        return set()
+    return {row["name"] for row in db[MIGRATIONS_TABLE].rows}
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every pending migration, each in its own transaction; return the names applied now."""
+    # The connection is in autocommit mode (isolation_level=None), so BEGIN/COMMIT here are the real ones.
+    db.conn.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = applied(db)
+    ran = []
+    for migration in MIGRATIONS:
+        if migration.__name__ in done:
+            continue
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            migration(db)
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            db.conn.execute(
+                f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (migration.__name__, now)
+            )
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        if db.conn.in_transaction:  # sqlite-utils helpers may commit on their own; such migrations are idempotent
+            db.conn.execute("COMMIT")
+        ran.append(migration.__name__)
+    return ran
