@@ -103,6 +103,16 @@ class QueryEncoder:
         mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.float32)
         types = torch.tensor([e.type_ids for e in encodings], dtype=torch.long)
         w = self.weights
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one short query: one thread is as fast and does not stall when cores are busy
+        try:
+            return self._forward(ids, mask, types, w)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _forward(self, ids, mask, types, w) -> np.ndarray:
+        """The BERT forward pass, mean pooling and normalisation."""
+        torch = self.torch
         with torch.inference_mode():
             positions = torch.arange(ids.shape[1]).unsqueeze(0)
             x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions] \
