@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install index eval bench clean
+.PHONY: run test install index eval bench browse clean
 
 install: $(STAMP)
 
@@ -29,6 +29,9 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
+
+browse: $(STAMP)
+	$(PY) -m datasette data/interactions.db --metadata datasette/metadata.json
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

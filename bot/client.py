@@ -22,7 +22,9 @@ from bot.log import AsyncLog, Who
 
 _log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.errors", "bot.cogs.ask", "bot.cogs.sources")
+EXTENSIONS = ("bot.cogs.errors", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.review", "bot.cogs.privacy")
+# Moderation and privacy work in every channel, whatever ALLOWED_CHANNEL_IDS says.
+CHANNEL_FREE_COMMANDS = frozenset({"review", "forget-me"})
 DRAIN_SECONDS = 5.0
 ERROR_MESSAGE = "Sorry, something went wrong on my side. It has been logged; please try again."
 INTERRUPTED_MESSAGE = "I was restarted before I could answer this; please ask again in a minute."
@@ -103,6 +105,9 @@ class QuoteTree(app_commands.CommandTree):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Refuse commands outside the allowed channels (autocomplete suggestions are harmless)."""
         if interaction.type is discord.InteractionType.autocomplete:
+            return True
+        command = interaction.command.qualified_name.split()[0] if interaction.command else ""
+        if command in CHANNEL_FREE_COMMANDS:
             return True
         if isinstance(self.client, QuoteBot) and not self.client.channel_allowed(interaction):
             raise ChannelNotAllowed("This channel is not in ALLOWED_CHANNEL_IDS.")

@@ -9,15 +9,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-import importlib.util
-
-
-def _present(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-pytest_plugins = [m for m in ("tests.knowledge_fixtures", "tests.discord_emulator.fixtures", "tests.bot_fixtures")
-                  if _present(m)]
+pytest_plugins = [
+    "tests.knowledge_fixtures",
+    "tests.discord_emulator.fixtures",
+    "tests.bot_fixtures",
+]

@@ -38,7 +38,7 @@ class Errors(commands.Cog):
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Explain refusals; report failures."""
-        command = interaction.command.name if interaction.command else "unknown"
+        command = interaction.command.qualified_name if interaction.command else "unknown"
         if interaction.type is discord.InteractionType.autocomplete:
             _log.warning("Autocomplete for /%s failed: %s", command, error)
             return

@@ -1,0 +1,128 @@
+"""`python -m bot logs`: the same filters as /review over the log file, as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from bot import review
+from bot.logs_cli import add_logs_parser
+from tests.test_review_data import fill, sample_servers
+
+A, B = sample_servers()
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """The sample log, filled once."""
+    return fill(tmp_path_factory.mktemp("cli") / "interactions.db", A, B)
+
+
+@pytest.fixture
+def run(sample, monkeypatch, tmp_path, capsys):
+    """Run `logs` with arguments (the log from DATABASE_PATH); return (exit code, stdout, stderr)."""
+    for key in ("ANONYMIZE_USERS", "ANONYMIZE_KEY", "KNOWLEDGE_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DATABASE_PATH", str(sample.path))
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    add_logs_parser(parser.add_subparsers(dest="command"))
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        args = parser.parse_args(["logs", "--env-file", str(tmp_path / "none.env"), *argv])
+        code = args.handler(args)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return invoke
+
+
+def ids_of(text: str, fmt: str) -> list[int]:
+    if fmt == "json":
+        return [r["id"] for r in json.loads(text)]
+    if fmt == "jsonl":
+        return [json.loads(line)["id"] for line in text.splitlines()]
+    return [int(r["id"]) for r in csv.DictReader(io.StringIO(text))]
+
+
+def test_the_table_lists_every_servers_questions_oldest_first(run, sample) -> None:
+    code, out, _ = run()
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["id", "created_at", "guild_id", "user", "command", "status", "question"]
+    assert lines[-1] == "(10 rows)"  # 7 + 3 questions; the More page is not one
+    assert "Why did Putin go to Beijing?" in lines[2] and lines[2].split()[0] == str(sample.ids["a_putin"])
+    assert any("ok (not covered)" in line for line in lines)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_machine_formats_hold_the_export_columns_for_one_server(run, sample, fmt: str) -> None:
+    code, out, _ = run("--guild", str(B.guild), "--format", fmt)
+    assert code == 0
+    assert ids_of(out, fmt) == [sample.ids[n] for n in ("b_putin", "b_bowl", "b_secret")]
+    first = json.loads(out)[0] if fmt == "json" else json.loads(out.splitlines()[0]) if fmt == "jsonl" else None
+    if first is not None:
+        assert list(first) == list(review.EXPORT_COLUMNS) and first["quotes"][0]["passage_id"] == "putin#1"
+    else:
+        assert out.splitlines()[0] == ",".join(review.EXPORT_COLUMNS)
+
+
+def test_filters_match_the_review_commands(run, sample) -> None:
+    def ids(*argv: str) -> list[int]:
+        code, out, err = run("--format", "json", *argv)
+        assert code == 0, err
+        return [r["id"] for r in json.loads(out)]
+
+    n = sample.ids
+    assert ids("--guild", str(A.guild), "--unanswered") == [n["a_bowl_1"], n["a_bowl_2"], n["a_halftime"]]
+    assert ids("--unhelpful") == [n["a_taiwan"], n["a_oil"], n["b_putin"], n["b_secret"]]
+    assert ids("--guild", str(A.guild), "--unhelpful") == [n["a_taiwan"], n["a_oil"]]
+    assert ids("--search", "super bowl") == [n["a_bowl_1"], n["a_bowl_2"], n["b_bowl"]]
+    assert ids("--user", "1002") == ids("--user", "bob") == [n["a_taiwan"], n["a_bowl_2"]]
+    assert ids("--channel", str(A.channels[1])) == [n["a_taiwan"], n["a_oil"]]
+    assert ids("--since", "1d") == [] and len(ids("--since", "30d", "--until", "today")) == 10
+    assert n["a_more"] in ids("--all-commands") and n["a_more"] not in ids()
+    assert ids("--limit", "2") == [n["b_bowl"], n["b_secret"]]
+
+
+def test_an_anonymised_log_is_filtered_by_the_same_keyed_hash(tmp_path: Path, run, monkeypatch) -> None:
+    key = "cli-secret-key-cli-secret-key"
+    filled = fill(tmp_path / "anon.db", A, B, anonymize_key=key)
+    monkeypatch.setenv("ANONYMIZE_USERS", "true")
+    monkeypatch.setenv("ANONYMIZE_KEY", key)
+    code, out, _ = run("--db", str(filled.path), "--user", "1002", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["id"] for r in rows] == [filled.ids["a_taiwan"], filled.ids["a_bowl_2"]]
+    assert {r["user_id"] for r in rows} == {review.user_key(1002, key)} and {r["user_name"] for r in rows} == {None}
+
+
+def test_mistakes_get_one_clear_line_and_exit_code_2(run, tmp_path) -> None:
+    code, _, err = run("--db", str(tmp_path / "missing.db"))
+    assert code == 2 and "There is no interaction log at" in err
+    assert not (tmp_path / "missing.db").exists()  # never created by looking
+    code, _, err = run("--since", "yesterday-ish")
+    assert code == 2 and "YYYY-MM-DD" in err
+    code, _, err = run("--guild", "general")
+    assert code == 2 and "--guild must be a server id" in err
+    other = tmp_path / "other.db"
+    import sqlite3
+
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    code, _, err = run("--db", str(other))
+    assert code == 2 and "is not an interaction log" in err
+
+
+def test_python_m_bot_logs_is_wired_in(sample, monkeypatch, capsys, tmp_path) -> None:
+    from bot.__main__ import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    if "logs" not in commands:
+        pytest.skip("bot/__main__.py does not register `logs` yet (add logs_cli.add_logs_parser(sub))")
+    from bot.__main__ import main
+
+    monkeypatch.setenv("DATABASE_PATH", str(sample.path))
+    assert main(["logs", "--env-file", str(tmp_path / "none.env"), "--format", "jsonl"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 10
