@@ -19,7 +19,6 @@ from tests.discord_emulator import (
     ErrorLogCollector,
     connected_client,
 )
-from tests.discord_emulator.fixtures import discord_errors, emulator  # noqa: F401  (also registered by conftest)
 from tests.discord_emulator.limits import FormErrors, check_message, check_modal
 
 FRUITS = ["apple", "apricot", "banana", "blueberry", "cherry"]

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from bot.config import Settings
 from bot.log import InteractionLog, Who
@@ -129,21 +128,16 @@ class StubEngine:
         return Answer(question, quotes=quotes, abstained=not quotes, reason="" if quotes else "nothing more")
 
 
-REVIEW_COGS = ("bot.cogs.review", "bot.cogs.privacy")
-
-
 @contextlib.asynccontextmanager
 async def review_bot(emulator, settings: Settings, *, also_sync: Iterable[str] = ()) -> AsyncIterator:
-    """A QuoteBot with the review and privacy cogs, connected to the emulator and synced to the given servers too."""
-    import bot.client
+    """A QuoteBot (with a stub engine) connected to the emulator and synced to the given servers too."""
+    from bot.client import QuoteBot
     from tests.discord_emulator import connected_client
 
-    with pytest.MonkeyPatch.context() as patch:  # until bot.client.EXTENSIONS lists them
-        patch.setattr(bot.client, "EXTENSIONS", tuple(dict.fromkeys(bot.client.EXTENSIONS + REVIEW_COGS)))
-        async with connected_client(bot.client.QuoteBot(settings, engine=StubEngine()), emulator) as client:
-            for guild in also_sync:
-                await client.sync_to_guild(int(guild))
-            yield client
+    async with connected_client(QuoteBot(settings, engine=StubEngine()), emulator) as client:
+        for guild in also_sync:
+            await client.sync_to_guild(int(guild))
+        yield client
 
 
 def server_of(guild, users: dict[str, int | str]) -> Server:
