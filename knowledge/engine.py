@@ -70,16 +70,6 @@ class Engine:
         with self._lock:
             return self.embedder.encode_queries(texts)
 
-    def _with_passages(self, turn: Turn, earlier: list[Turn]) -> Turn:
-        """Fill in the passages an earlier question would have shown (for conversations given as text)."""
-        texts = [clean_question(turn.question)]
-        if earlier:
-            texts.append(context_text(texts[0], earlier))
-        vectors = self.embed(texts)
-        answer = search(self.index, texts[0], vectors[0], previous=earlier,
-                        context_vector=vectors[1] if earlier else None)
-        return Turn(turn.question, answer.passage_ids)
-
     def ask(
         self,
         question: str,
@@ -96,14 +86,22 @@ class Engine:
         if len(question) > MAX_QUESTION_CHARS:
             return Answer(question=question[:MAX_QUESTION_CHARS], abstained=True,
                           reason=f"The question is too long (over {MAX_QUESTION_CHARS} characters).")
-        previous = [p if isinstance(p, Turn) else Turn(str(p)) for p in previous]
-        previous = [p for p in previous if p.question.strip()]
-        if previous and not previous[-1].passage_ids:
-            previous[-1] = self._with_passages(previous[-1], previous[:-1])
+        previous = [p if isinstance(p, Turn) else Turn(clean_question(str(p))) for p in previous]
+        previous = [p for p in previous if p.question]
         texts = [question]
         if previous:
             texts.append(context_text(question, previous))
+        # A conversation given as text (CLI, batch): work out what its last question showed, in the same batch.
+        recover = bool(previous) and not previous[-1].passage_ids
+        if recover:
+            texts.append(previous[-1].question)
+            if len(previous) > 1:
+                texts.append(context_text(previous[-1].question, previous[:-1]))
         vectors = self.embed(texts)
+        if recover:
+            earlier = search(self.index, previous[-1].question, vectors[2], previous=previous[:-1],
+                             context_vector=vectors[3] if len(previous) > 1 else None)
+            previous[-1] = Turn(previous[-1].question, earlier.passage_ids)
         encoded = time.perf_counter()
         answer = search(
             self.index, question, vectors[0], previous=previous,
