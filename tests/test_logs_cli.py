@@ -116,12 +116,10 @@ def test_mistakes_get_one_clear_line_and_exit_code_2(run, tmp_path) -> None:
 
 
 def test_python_m_bot_logs_is_wired_in(sample, monkeypatch, capsys, tmp_path) -> None:
-    from bot.__main__ import build_parser
+    from bot.__main__ import build_parser, main
 
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    if "logs" not in commands:
-        pytest.skip("bot/__main__.py does not register `logs` yet (add logs_cli.add_logs_parser(sub))")
-    from bot.__main__ import main
+    assert "logs" in commands
 
     monkeypatch.setenv("DATABASE_PATH", str(sample.path))
     assert main(["logs", "--env-file", str(tmp_path / "none.env"), "--format", "jsonl"]) == 0
