@@ -173,8 +173,14 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | P
     return settings
 
 
-def configure_logging(level: str) -> None:
-    """Send log records to stderr at the configured level."""
+CHATTY_LIBRARIES = ("bm25s", "sentence_transformers", "transformers", "huggingface_hub", "urllib3", "filelock")
+
+
+def configure_logging(level: str, *, quiet: bool = False) -> None:
+    """Send log records to stderr at the configured level (libraries' chatter only at DEBUG)."""
     import discord.utils
 
-    discord.utils.setup_logging(level=getattr(logging, level, logging.INFO), root=True)
+    number = getattr(logging, level, logging.INFO)
+    discord.utils.setup_logging(level=max(number, logging.WARNING) if quiet else number, root=True)
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG if number <= logging.DEBUG else logging.WARNING)

@@ -74,7 +74,9 @@ def run_locally(settings: Settings, stdin=None, stdout=None) -> int:
         return 1
     from bot import cli
     from bot.client import open_engine
+    from bot.config import configure_logging
 
+    configure_logging(settings.log_level, quiet=True)  # the terminal is for answers
     print("\nMeanwhile, ask the articles here (Ctrl-D to quit).\n", file=sys.stderr)
     engine = open_engine(settings, progress=True)
     return cli.interactive(engine, stdin=stdin, stdout=stdout or sys.stdout)
