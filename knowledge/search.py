@@ -29,7 +29,6 @@ W_KNOWN, W_COVERED, W_BM25 = 0.4, 0.15, 0.1
 # Further quotes must keep this share of the best sentence's score ("More" digs a little deeper).
 RELATIVE_FLOOR = 0.72
 MORE_FLOOR = 0.6
-QUOTE_SOFT_CHARS = 260  # grow a quote with neighbours while shorter than this
 QUOTE_MAX_CHARS = 620
 MERGE_MAX_CHARS = 900  # a passage's quote may widen to this to take in a second strong sentence
 MAX_CONTEXT_TURNS = 2
