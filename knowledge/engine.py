@@ -24,6 +24,10 @@ class Engine:
         self.index = index
         self.embedder = embedder
         self._lock = threading.Lock()
+        self._passages_by_id = {p.id: p for p in index.passages}
+        self._passages_by_article: dict[str, list[Passage]] = {}
+        for passage in index.passages:
+            self._passages_by_article.setdefault(passage.article_id, []).append(passage)
 
     @classmethod
     def open(
@@ -59,11 +63,11 @@ class Engine:
 
     def passages_for(self, article_id: str) -> tuple[Passage, ...]:
         """The passages of one article, in order."""
-        return tuple(p for p in self.index.passages if p.article_id == article_id)
+        return tuple(self._passages_by_article.get(article_id, ()))
 
     def passage(self, passage_id: str) -> Passage | None:
         """One passage by id."""
-        return next((p for p in self.index.passages if p.id == passage_id), None)
+        return self._passages_by_id.get(passage_id)
 
     def embed(self, texts: list[str]):
         """Embed query texts with the engine's model (thread-safe)."""
