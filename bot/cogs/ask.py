@@ -54,11 +54,12 @@ class Ask(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="ask", description="Ask about the articles; I answer by quoting them word for word.")
-    @app_commands.describe(question="What do you want to know?")
+    @app_commands.describe(question="What do you want to know?",
+                           private="Only you see the answer (default: this server's setting)")
     @app_commands.guild_only()
-    async def ask(self, interaction: discord.Interaction, question: Question) -> None:
+    async def ask(self, interaction: discord.Interaction, question: Question, private: bool | None = None) -> None:
         """Answer a new question."""
-        await self.answer(interaction, question, command="ask")
+        await self.answer(interaction, question, command="ask", private=private)
 
     @app_commands.command(name="followup", description="Ask a follow-up to your latest question in this channel.")
     @app_commands.describe(question="Your follow-up question")
@@ -75,13 +76,14 @@ class Ask(commands.Cog):
         command: str,
         parent_id: int | None = None,
         latest: bool = False,
+        private: bool | None = None,
     ) -> None:
         """Answer a question: new, after parent_id, or after the caller's latest conversation (latest=True)."""
         started = time.monotonic()
         question = one_line(question)
         if not await self._admit(interaction, command, question):
             return
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=self._private(interaction, private))
         with self.bot.flight(interaction) as flight:
             note = ""
             if latest:
@@ -95,7 +97,7 @@ class Ask(commands.Cog):
         started = time.monotonic()
         if not await self._admit(interaction, "more", None):
             return
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=self._private(interaction, None))
         with self.bot.flight(interaction) as flight:
             root = await self._root(row_id)
             if root is None:
@@ -132,7 +134,7 @@ class Ask(commands.Cog):
             problem = EMPTY_HINT
         elif question is not None and len(question) > MAX_QUESTION_CHARS:
             problem = TOO_LONG
-        elif (wait := self.bot.cooldown.hit(interaction.user.id)) > 0:
+        elif (wait := self.bot.cooldown_for(interaction.guild_id).hit(interaction.user.id)) > 0:
             retry = discord.utils.format_dt(discord.utils.utcnow() + timedelta(seconds=wait + 1), "R")
             problem, status = f"You're asking quickly — try again {retry}.", "rate_limited"
         if problem is None:
@@ -140,6 +142,10 @@ class Ask(commands.Cog):
         await send_private(interaction, problem)
         await self.bot.log_record(interaction, command, status, question=question or None, reason=problem)
         return False
+
+    def _private(self, interaction: discord.Interaction, private: bool | None) -> bool:
+        """Whether this answer is private: as asked, else the server's default."""
+        return self.bot.config(interaction.guild_id).private if private is None else private
 
     async def _latest_turn(self, interaction: discord.Interaction) -> tuple[int | None, str]:
         """The caller's latest live turn in this channel, or None with a note saying why not."""
@@ -172,7 +178,7 @@ class Ask(commands.Cog):
         note: str = "",
     ) -> None:
         """Run the engine off the loop, send the answer with its buttons, complete the log row."""
-        engine, limit = self.bot.engine, self.bot.settings.answer_quotes
+        engine, limit = self.bot.engine, self.bot.config(interaction.guild_id).quotes_per_answer
         try:
             result = await asyncio.to_thread(engine.ask, question, previous=previous, exclude=exclude, limit=limit)
             message_id = None

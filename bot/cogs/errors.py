@@ -47,7 +47,7 @@ class Errors(commands.Cog):
             await self.bot.report_error(interaction, command, error.original, question=question)
             return
         if isinstance(error, ChannelNotAllowed):
-            text, status = f"I only answer in {_channels(self.bot.settings.allowed_channel_ids)}.", "refused"
+            text, status = f"I only answer in {_channels(self.bot.allowed_channels(interaction.guild_id))}.", "refused"
         elif isinstance(error, app_commands.CommandOnCooldown):
             text, status = f"Slow down a little — try again in {error.retry_after:.0f} s.", "rate_limited"
         elif isinstance(error, app_commands.NoPrivateMessage):

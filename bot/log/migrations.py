@@ -92,9 +92,38 @@ def m002_questions_fts(db: sqlite_utils.Database) -> None:
     db["interactions"].enable_fts(["question"], create_triggers=True, tokenize="porter", replace=True)
 
 
+def m020_guild_settings(db: sqlite_utils.Database) -> None:
+    """Per-server settings (one row per server and key) and the history of every change."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE guild_settings (
+            guild_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            PRIMARY KEY (guild_id, key)
+        );
+        CREATE TABLE guild_setting_changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            guild_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            old_value TEXT,
+            new_value TEXT,
+            changed_by TEXT NOT NULL,
+            changed_by_name TEXT,
+            changed_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_guild_setting_changes ON guild_setting_changes (guild_id, changed_at)
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_create_tables,
     m002_questions_fts,
+    m020_guild_settings,
 )
 
 
