@@ -24,7 +24,7 @@ from bot.log import guild_settings as stored_settings
 _log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.errors", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.review", "bot.cogs.privacy",
-              "bot.cogs.settings")
+              "bot.cogs.settings", "bot.cogs.find_quotes")
 # Moderation, privacy and administration work in every channel, whatever ALLOWED_CHANNEL_IDS says.
 CHANNEL_FREE_COMMANDS = frozenset({"review", "forget-me", "settings", "articles"})
 DRAIN_SECONDS = 5.0

@@ -17,7 +17,7 @@ import sqlite_utils
 from bot.log.migrations import migrate
 from knowledge.models import Quote, Turn
 
-TURN_COMMANDS = ("ask", "followup")
+TURN_COMMANDS = ("ask", "followup", "find-quotes", "mention")
 FINAL_STATUSES = ("ok", "error", "interrupted", "refused", "rate_limited", "invalid", "not_found")
 
 
@@ -164,7 +164,7 @@ class InteractionLog:
             ).fetchone()
         if command not in TURN_COMMANDS:
             return parent[0] if parent else None
-        if command == "followup" and parent and parent[1] == user:
+        if command in ("followup", "mention") and parent and parent[1] == user:
             return parent[0]
         cursor = conn.execute(
             """INSERT INTO conversations (guild_id, channel_id, user_id, started_at, last_active_at)
