@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import server_settings, views
+from bot.engine_holder import EngineHolder
 from bot.config import Settings
 from bot.log import AsyncLog, Who
 from bot.log import guild_settings as stored_settings
@@ -24,7 +25,7 @@ from bot.log import guild_settings as stored_settings
 _log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.errors", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.review", "bot.cogs.privacy",
-              "bot.cogs.settings", "bot.cogs.find_quotes")
+              "bot.cogs.settings", "bot.cogs.find_quotes", "bot.cogs.articles")
 # Moderation, privacy and administration work in every channel, whatever ALLOWED_CHANNEL_IDS says.
 CHANNEL_FREE_COMMANDS = frozenset({"review", "forget-me", "settings", "articles"})
 DRAIN_SECONDS = 5.0
@@ -140,7 +141,7 @@ class QuoteBot(commands.Bot):
             tree_cls=QuoteTree,
         )
         self.settings = settings
-        self.engine = engine
+        self.engines = EngineHolder(engine)  # swapped atomically by /articles
         self.serving = serving  # False: only log in to sync commands (no engine, no log, no start-up sync)
         self.log = AsyncLog(settings.database_path, anonymize_key=settings.anonymize_key,
                             anonymize_default=settings.anonymize_users)
@@ -182,6 +183,25 @@ class QuoteBot(commands.Bot):
     async def on_ready(self) -> None:
         """Say who we are once connected."""
         _log.info("Connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    @property
+    def engine(self) -> Any:
+        """The engine answering questions now (take it once per question: a re-index may swap it)."""
+        return self.engines.current
+
+    @engine.setter
+    def engine(self, engine: Any) -> None:
+        self.engines.swap(engine)
+
+    async def is_bot_owner(self, user: discord.abc.User) -> bool:
+        """The application's owner or team (admins and developers), or one of OWNER_IDS."""
+        if user.id in self.settings.owner_ids:
+            return True
+        try:
+            return await self.is_owner(user)
+        except discord.HTTPException as exc:
+            _log.warning("Could not read the application's owners: %s", exc)
+            return False
 
     def config(self, guild_id: int | None) -> server_settings.ServerConfig:
         """The settings in force in a server: its /settings values over the .env defaults."""

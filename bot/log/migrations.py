@@ -120,10 +120,27 @@ def m020_guild_settings(db: sqlite_utils.Database) -> None:
     )
 
 
+def m021_article_uploads(db: sqlite_utils.Database) -> None:
+    """Who added which article file from Discord (for /articles list)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE article_uploads (
+            file_name TEXT PRIMARY KEY,
+            article_id TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            added_by_name TEXT,
+            added_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_create_tables,
     m002_questions_fts,
     m020_guild_settings,
+    m021_article_uploads,
 )
 
 
