@@ -25,7 +25,8 @@ from bot.log import guild_settings as stored_settings
 _log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.errors", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.review", "bot.cogs.privacy",
-              "bot.cogs.settings", "bot.cogs.find_quotes", "bot.cogs.articles")
+              "bot.cogs.settings", "bot.cogs.find_quotes", "bot.cogs.articles",
+              "bot.cogs.mentions")
 # Moderation, privacy and administration work in every channel, whatever ALLOWED_CHANNEL_IDS says.
 CHANNEL_FREE_COMMANDS = frozenset({"review", "forget-me", "settings", "articles"})
 DRAIN_SECONDS = 5.0
@@ -133,6 +134,7 @@ class QuoteBot(commands.Bot):
     def __init__(self, settings: Settings, *, engine=None, serving: bool = True) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        intents.guild_messages = True  # messages that mention the bot arrive with their text; message_content stays off
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -179,6 +181,9 @@ class QuoteBot(commands.Bot):
         guild = discord.Object(id=guild_id)
         self.tree.copy_global_to(guild=guild)
         return await self.tree.sync(guild=guild)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No text commands: a mention is a question, answered by the Mentions cog."""
 
     async def on_ready(self) -> None:
         """Say who we are once connected."""

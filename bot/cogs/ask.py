@@ -12,6 +12,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import send_private, who_of
+from bot.conversations import AnswerFailed, answer_to, open_thread, thread_parent
+from bot.log import Who
 from bot.formatting import MAX_QUESTION_CHARS, abstain_embed, answer_embed, nothing_more_text, one_line
 from bot.views import answer_view
 
@@ -86,11 +88,43 @@ class Ask(commands.Cog):
         await interaction.response.defer(thinking=True, ephemeral=self._private(interaction, private))
         with self.bot.flight(interaction) as flight:
             note = ""
+            if parent_id is None and (in_thread := await thread_parent(
+                    self.bot, interaction.guild_id, interaction.channel_id)) is not None:
+                parent_id, latest = in_thread, False  # a thread on a bot answer carries its conversation
             if latest:
                 parent_id, note = await self._latest_turn(interaction)
             flight.row_id = await self.bot.log_begin(interaction, command, question=question, parent_id=parent_id)
             previous = await self.bot.log.call(lambda log: log.turns(parent_id), default=[]) if parent_id else []
             await self._respond(interaction, flight.row_id, question, previous, (), command, started, note)
+
+    async def follow_up(self, interaction: discord.Interaction, question: str, row_id: int) -> None:
+        """The Follow up modal: continue in a thread on the answer (opened if needed), else answer in place."""
+        message = interaction.message
+        if (message is None or message.flags.ephemeral or isinstance(interaction.channel, discord.Thread)
+                or self._private(interaction, None)):
+            return await self.answer(interaction, question, command="followup", parent_id=row_id)
+        started = time.monotonic()
+        question = one_line(question)
+        if not await self._admit(interaction, "followup", question):
+            return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        with self.bot.flight(interaction) as flight:
+            root = await self._root(row_id)
+            thread = await open_thread(message, root["question"] if root else question)
+            target: Any = thread or interaction.channel
+            user = interaction.user
+            who = Who(interaction.guild_id, target.id, user.id, getattr(user, "display_name", "") or user.name)
+            send = target.send if thread else (lambda **kw: target.send(reference=message, mention_author=False, **kw))
+            try:
+                flight.row_id, _, sent = await answer_to(
+                    self.bot, who=who, question=question, parent_id=row_id, command="followup", send=send,
+                    asked_by=who.user_name, discord_interaction_id=interaction.id)
+            except AnswerFailed as failed:
+                await self.bot.report_error(interaction, "followup", failed.original, row_id=failed.row_id,
+                                            question=question, latency_ms=elapsed_ms(started))
+                return
+            where = f"in the thread {thread.mention}" if thread else "below the answer"
+            await interaction.edit_original_response(content=f"Answered {where}: {sent.jump_url}")
 
     async def more(self, interaction: discord.Interaction, row_id: int) -> None:
         """Show the next best quotes for the question behind an answer (anyone may ask for them)."""
