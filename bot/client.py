@@ -219,6 +219,10 @@ class QuoteBot(commands.Bot):
         if loaded is not None:
             self.server_overrides = loaded
             await self._apply_anonymize()
+            wanting = [g for g in loaded if self.config(g).anonymize_users]
+            if wanting and not self.settings.anonymize_key:
+                _log.warning("%d server(s) chose anonymised logging but ANONYMIZE_KEY is not set: their rows keep "
+                             "plain user ids until it is", len(wanting))
 
     async def change_server_setting(self, guild_id: int, key: str, value: str | None, who: Who) -> str | None:
         """Store (or with None, remove) one server's value; record the change; return the old stored text."""

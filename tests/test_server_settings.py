@@ -176,3 +176,27 @@ async def test_private_by_default_and_moderator_roles(emulator, make_bot, bot_se
         await run(emulator, "settings set", {"key": "moderator_roles", "value": f"<@&{helpers.id}>"}, user="moderator")
         allowed = await run(emulator, "review recent", user="helper", ignore_default_permissions=True)
         assert allowed.message["embeds"][0]["title"] == "Recent questions"
+
+
+async def test_cooldown_and_anonymised_logging_per_server(emulator, make_bot, bot_settings, bot_errors) -> None:
+    other = emulator.add_guild("Other Guild", channels=("lobby",))
+    emulator.add_member(other, "bob")
+    path = bot_settings.database_path
+    async with connected_client(make_bot(anonymize_key="k" * 40), emulator) as bot:
+        await bot.sync_to_guild(int(other.id))
+        await run(emulator, "settings set", {"key": "cooldown_rate", "value": "1"}, user="moderator")
+        await run(emulator, "settings set", {"key": "anonymize_users", "value": "on"}, user="moderator")
+        first = await run(emulator, "ask", {"question": IN_SCOPE}, user="alice")
+        second = await run(emulator, "ask", {"question": IN_SCOPE}, user="alice")
+        assert first.message["embeds"] and second.ephemeral and "try again" in second.message["content"]
+        for _ in range(2):  # the other server keeps the default (no cooldown in these tests) and plain ids
+            there = await run(emulator, "ask", {"question": IN_SCOPE}, guild_id=other, user="bob")
+            assert there.message["embeds"]
+        here_row = await wait_row(path, first.id)
+        assert here_row["user_id"].startswith("anon:") and here_row["user_name"] is None
+        there_row = await wait_row(path, there.id)
+        assert there_row["user_id"] == other.member("bob").id and there_row["user_name"] == "Bob"
+    async with connected_client(make_bot(), emulator):  # no ANONYMIZE_KEY on this machine: it can't be turned on
+        refused = await run(emulator, "settings set", {"key": "anonymize_users", "value": "true"}, user="moderator")
+        assert refused.message["content"] == (
+            "anonymize_users can't be turned on: the bot's operator must first set ANONYMIZE_KEY.")
