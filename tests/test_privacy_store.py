@@ -133,3 +133,30 @@ def test_anonymised_logs_hold_no_raw_ids_or_names_yet_group_by_person(tmp_path: 
     assert review.listing(conn, A.guild, {"sub": "unanswered"}).items[0].askers == 2
     assert review.forget_user(conn, A.guild, alice).interactions == 5
     conn.close()
+
+
+def test_the_log_zeroes_what_it_deletes_or_rewrites_from_the_start(tmp_path: Path) -> None:
+    log = InteractionLog(tmp_path / "log.db")
+    assert log.db.conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    log.close()
+
+
+def test_an_older_file_is_vacuumed_once_so_text_deleted_without_secure_delete_goes(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    log = InteractionLog(path)
+    row = log.record(Who(A.guild, A.channels[0], 1001, "Alice"), "ask", status="ok", reason=f"no {OLD_WORD} here")
+    log.close()
+    old = sqlite3.connect(path)  # as an older version (or a build with secure_delete off by default) deleted
+    old.execute("PRAGMA secure_delete = OFF")
+    old.execute("DELETE FROM interactions WHERE id = ?", (row,))
+    old.execute("DELETE FROM _migrations WHERE name = 'm010_zero_free_space'")
+    old.commit()
+    old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    old.close()
+    assert OLD_WORD.encode() in file_bytes(path)  # the deleted row's bytes are still in the file
+
+    again = InteractionLog(path)
+    assert again.migrations_applied == ["m010_zero_free_space"]
+    assert OLD_WORD.encode() not in file_bytes(path)
+    again.close()
+
