@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 PURGE_AT = time(hour=4, minute=17, tzinfo=timezone.utc)
+PAYLOAD_LOGGER = "discord"  # at DEBUG it prints Discord's raw payloads: member ids, names, message text
 UNAVAILABLE = "I couldn't reach the log just now, so nothing was deleted. Please try again in a few minutes."
 NOTHING = "This server's log holds nothing about you. (Other servers keep their own logs.)"
 DONE = ("Done: I deleted {total} about you from this server's log: {interactions}, {votes} of yours, "
@@ -57,14 +58,26 @@ def reply_text(result: review.Forgotten | None) -> str:
     return text
 
 
+def quiet_payloads() -> int:
+    """Raise discord.py's logger to INFO at least (its DEBUG lines carry raw ids); return its previous level."""
+    logger = logging.getLogger(PAYLOAD_LOGGER)
+    previous = logger.level
+    if logger.getEffectiveLevel() < logging.INFO:
+        logger.setLevel(logging.INFO)
+    return previous
+
+
 class Privacy(commands.Cog):
     """Members' control over what is kept about them, and the retention limit."""
 
     def __init__(self, bot: QuoteBot) -> None:
         self.bot = bot
+        self._payload_level: int | None = None
 
     async def cog_load(self) -> None:
-        """Purge expired rows now, then every day (not when the client only logs in to sync commands)."""
+        """Keep raw payloads out of anonymised process logs; purge expired rows now, then every day (when serving)."""
+        if self.bot.settings.anonymize_users:
+            self._payload_level = quiet_payloads()
         if not getattr(self.bot, "serving", True):
             return
         await self.purge()
@@ -72,8 +85,11 @@ class Privacy(commands.Cog):
             self.daily_purge.start()
 
     async def cog_unload(self) -> None:
-        """Stop the daily purge."""
+        """Stop the daily purge; give discord.py's logger its level back (unless the bot is closing)."""
         self.daily_purge.cancel()
+        if self._payload_level is not None and not getattr(self.bot, "closing", False):
+            logging.getLogger(PAYLOAD_LOGGER).setLevel(self._payload_level)
+            self._payload_level = None
 
     @tasks.loop(time=PURGE_AT)
     async def daily_purge(self) -> None:
