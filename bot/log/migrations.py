@@ -92,9 +92,19 @@ def m002_questions_fts(db: sqlite_utils.Database) -> None:
     db["interactions"].enable_fts(["question"], create_triggers=True, tokenize="porter", replace=True)
 
 
+def m010_zero_free_space(db: sqlite_utils.Database) -> None:
+    """Rewrite the file once (VACUUM), so free space left before secure_delete was on holds no deleted text."""
+    # VACUUM can't run inside a transaction: commit migrate()'s (empty) one and open a new one for its bookkeeping.
+    db.conn.execute("COMMIT")
+    db.conn.execute("VACUUM")
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the old page images leave the WAL file too
+    db.conn.execute("BEGIN IMMEDIATE")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_create_tables,
     m002_questions_fts,
+    m010_zero_free_space,
 )
 
 
