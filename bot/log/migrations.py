@@ -92,6 +92,15 @@ def m002_questions_fts(db: sqlite_utils.Database) -> None:
     db["interactions"].enable_fts(["question"], create_triggers=True, tokenize="porter", replace=True)
 
 
+def m010_zero_free_space(db: sqlite_utils.Database) -> None:
+    """Rewrite the file once (VACUUM), so free space left before secure_delete was on holds no deleted text."""
+    # VACUUM can't run inside a transaction: commit migrate()'s (empty) one and open a new one for its bookkeeping.
+    db.conn.execute("COMMIT")
+    db.conn.execute("VACUUM")
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the old page images leave the WAL file too
+    db.conn.execute("BEGIN IMMEDIATE")
+
+
 def m020_guild_settings(db: sqlite_utils.Database) -> None:
     """Per-server settings (one row per server and key) and the history of every change."""
     _run_script(
@@ -139,6 +148,7 @@ def m021_article_uploads(db: sqlite_utils.Database) -> None:
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_create_tables,
     m002_questions_fts,
+    m010_zero_free_space,
     m020_guild_settings,
     m021_article_uploads,
 )

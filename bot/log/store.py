@@ -71,6 +71,7 @@ class InteractionLog:
         conn = sqlite3.connect(str(self.path), timeout=busy_timeout, isolation_level=None)
         try:
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA secure_delete = ON")  # deleted or rewritten content is zeroed, not left in free space
             self.db = sqlite_utils.Database(conn)
             self.db.enable_wal()
             conn.execute("PRAGMA synchronous = FULL")
