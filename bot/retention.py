@@ -10,7 +10,9 @@ from bot.review.periods import iso, utc_now
 from bot.review.privacy import Purged, _deleting, _drop_conversations, _drop_interactions
 
 
-def purge_by_server(db: Any, default_days: int, per_server: Mapping[int, int], *, now: datetime | None = None) -> Purged:
+def purge_by_server(
+    db: Any, default_days: int, per_server: Mapping[int, int], *, now: datetime | None = None
+) -> Purged:
     """Delete rows older than each server's retention (0 keeps forever); servers without their own use the default."""
     moment = now or utc_now()
     interactions = conversations = 0

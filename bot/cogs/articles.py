@@ -116,7 +116,8 @@ class Articles(commands.GroupCog, group_name="articles", group_description="The 
         found = find_article(self.bot.engine.articles, article)
         path = articles_admin.article_file(self.bot.settings.knowledge_dir, found) if found else None
         if found is None or path is None:
-            return await self.finish(interaction, argument, "not_found", NOT_FOUND.format(query=one_line(article)[:100]))
+            text = NOT_FOUND.format(query=one_line(article)[:100])
+            return await self.finish(interaction, argument, "not_found", text)
         aside = Path(tempfile.mkdtemp(prefix="removed-article-")) / path.name
         shutil.move(str(path), aside)
         rebuilt, reason = await self.rebuild()

@@ -77,7 +77,8 @@ class Privacy(commands.Cog):
 
     async def cog_load(self) -> None:
         """Keep raw payloads out of anonymised process logs; purge expired rows now, then every day (when serving)."""
-        if self.bot.settings.anonymize_users:
+        overrides = getattr(self.bot, "server_overrides", {})
+        if self.bot.settings.anonymize_users or any(self.bot.config(g).anonymize_users for g in overrides):
             self._payload_level = quiet_payloads()
         if not getattr(self.bot, "serving", True):
             return

@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot import server_settings
 from bot.client import who_of
+from bot.cogs.privacy import quiet_payloads
 from bot.server_settings import KEYS, ServerSettingError
 
 if TYPE_CHECKING:
@@ -123,6 +124,8 @@ class ServerSettings(commands.GroupCog, group_name="settings",
             argument = {"sub": "set" if value is not None else "reset", "key": key, "old": old, "new": value}
             await self.bot.log_record(interaction, "settings", "ok", argument=json.dumps(argument))
             _log.info("/settings: server %s changed %s", guild_id, key)
+            if key == "anonymize_users" and after.anonymize_users:
+                quiet_payloads()  # discord.py's DEBUG payload dumps would name members
             privacy = self.bot.get_cog("Privacy")
             if key == "log_retention_days" and privacy is not None and not privacy.daily_purge.is_running():
                 privacy.daily_purge.start()

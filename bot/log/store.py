@@ -140,8 +140,9 @@ class InteractionLog:
                 """INSERT INTO interactions (created_at, guild_id, channel_id, user_id, user_name, command, question,
                    argument, conversation_id, parent_id, status, discord_interaction_id)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)""",
-                (now, _text_id(who.guild_id), _text_id(who.channel_id), user, self._user_name(who.user_name, who.guild_id), command,
-                 question, argument, conversation_id, parent_id, _text_id(discord_interaction_id)),
+                (now, _text_id(who.guild_id), _text_id(who.channel_id), user,
+                 self._user_name(who.user_name, who.guild_id), command, question, argument, conversation_id,
+                 parent_id, _text_id(discord_interaction_id)),
             )
             row_id = int(cursor.lastrowid)
             if command in TURN_COMMANDS and conversation_id is not None:
