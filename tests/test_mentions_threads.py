@@ -124,3 +124,22 @@ async def test_threads_carry_the_conversation_across_a_restart(emulator, make_bo
         await submit.wait_final(15)
         assert len(emulator.threads()) == 1  # the same thread is reused
         assert (await wait_row(path, submit.id))["channel_id"] == thread.id
+
+
+async def test_mentions_obey_the_allow_list_and_the_cooldown(emulator, make_bot, bot_settings, bot_errors) -> None:
+    path = bot_settings.database_path
+    general = emulator.guild.channel("general")
+    bot = make_bot(allowed_channel_ids=frozenset({int(general.id)}), ask_cooldown_rate=1, ask_cooldown_seconds=60)
+    async with connected_client(bot, emulator):
+        outside = await emulator.post_message(f"{emulator.bot_mention} {IN_SCOPE}", channel_id="random", user="alice")
+        refused = (await wait_rows(path, "SELECT * FROM interactions WHERE status = 'refused'"))[0]
+        assert (refused["command"], refused["argument"]) == ("mention", outside["id"])
+        assert emulator.channel_history("random") == []  # not answered there, and no noise either
+        first = await emulator.post_message(f"{emulator.bot_mention} {IN_SCOPE}", channel_id="general", user="alice")
+        assert (await bot_reply_to(emulator, first))["embeds"]
+        second = await emulator.post_message(f"{emulator.bot_mention} {IN_SCOPE}", channel_id="general", user="alice")
+        slow = await bot_reply_to(emulator, second)
+        assert "try again <t:" in slow["content"]
+        assert_quiet_reply(slow, second)
+    assert db_rows(path, "SELECT status FROM interactions WHERE argument = ?", (second["id"],)) == [
+        {"status": "rate_limited"}]
