@@ -1,4 +1,4 @@
-"""Entry point: python -m bot run | sync | ask | index | eval | logs."""
+"""Entry point: python -m bot run | sync | ask | index | eval | train | logs."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    from bot import cli, logs_cli, runner
+    from bot import cli, logs_cli, quality_cli, runner
 
     runner.add_run_parser(sub)
     runner.add_sync_parser(sub)
     cli.add_ask_parser(sub)
     cli.add_index_parser(sub)
-    cli.add_eval_parser(sub)
+    quality_cli.add_eval_parser(sub)
+    quality_cli.add_train_parser(sub)
     logs_cli.add_logs_parser(sub)
     return parser
 

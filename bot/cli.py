@@ -26,7 +26,7 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="embedding model (default: EMBEDDING_MODEL or all-MiniLM-L6-v2)")
 
 
-def open_engine(args: argparse.Namespace, progress: bool = False):
+def open_engine(args: argparse.Namespace, progress: bool = False, ranker_path=None, remembered=None):
     """Open the engine with options, falling back to the environment and .env."""
     from dotenv import load_dotenv
 
@@ -36,7 +36,10 @@ def open_engine(args: argparse.Namespace, progress: bool = False):
     knowledge_dir = args.knowledge_dir or os.environ.get("KNOWLEDGE_DIR") or None
     index = args.index or os.environ.get("INDEX_PATH") or "data/index.db"
     model = args.model or os.environ.get("EMBEDDING_MODEL") or None
-    engine = Engine.open(knowledge_dir, index, model, progress=progress)
+    if ranker_path is None and os.environ.get("RANKER_PATH") and Path(os.environ["RANKER_PATH"]).exists():
+        ranker_path = os.environ["RANKER_PATH"]
+    engine = Engine.open(knowledge_dir, index, model, progress=progress, ranker_path=ranker_path,
+                         remembered=remembered)
     for warning in engine.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return engine
@@ -197,21 +200,6 @@ def handle_index(args: argparse.Namespace) -> int:
     return 1 if not report.articles else 0
 
 
-def handle_eval(args: argparse.Namespace) -> int:
-    """python -m bot eval FILE: the pipeline beside plain BM25 and plain dense search."""
-    from knowledge.evaluate import evaluate, failures, format_table, load_items, run_pipeline
-
-    engine = open_engine(args)
-    items = load_items(args.file)
-    table = evaluate(engine, items)
-    print(f"{len(items)} questions from {args.file}\n")
-    print(format_table(table))
-    if args.verbose:
-        print("\nWhere the pipeline went wrong:")
-        print("\n".join(failures(run_pipeline(engine, items))) or "nowhere")
-    return 0
-
-
 def add_ask_parser(sub) -> None:
     """Register `ask`."""
     parser = sub.add_parser("ask", help="ask the articles a question (no question: interactive prompt)")
@@ -230,12 +218,3 @@ def add_index_parser(sub) -> None:
     parser = sub.add_parser("index", help="build or refresh the embedding index")
     engine_options(parser)
     parser.set_defaults(handler=handle_index)
-
-
-def add_eval_parser(sub) -> None:
-    """Register `eval`."""
-    parser = sub.add_parser("eval", help="measure retrieval quality on a JSONL question set")
-    parser.add_argument("file", type=Path, help="questions in the format of shared/eval/dev.jsonl")
-    parser.add_argument("-v", "--verbose", action="store_true", help="list the pipeline's misses")
-    engine_options(parser)
-    parser.set_defaults(handler=handle_eval)

@@ -54,7 +54,14 @@ def open_engine(settings: Settings, *, progress: bool = False):
         cache_path=settings.index_path,
         model_name=settings.embedding_model,
         progress=progress,
+        ranker_path=ranker_path(settings),
     )
+
+
+def ranker_path(settings: Settings):
+    """RANKER_PATH when that file exists (a ranker retrained with the log), else None: the shipped ranker."""
+    path = settings.ranker_path
+    return path if path is not None and path.exists() else None
 
 
 def who_of(interaction: discord.Interaction) -> Who:

@@ -28,6 +28,7 @@ class Settings:
     discord_guild_id: int | None = None
     database_path: Path = Path("data/interactions.db")
     index_path: Path = Path("data/index.db")
+    ranker_path: Path = Path("data/ranker.json")
     knowledge_dir: Path = PACKAGED_ARTICLES
     embedding_model: str | None = None
     answer_quotes: int = 3
@@ -133,6 +134,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "discord_guild_id": _snowflake,
     "database_path": _path,
     "index_path": _path,
+    "ranker_path": _path,
     "knowledge_dir": _directory,
     "embedding_model": _text,
     "answer_quotes": _number(1, 5, integer=True),

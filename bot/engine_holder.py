@@ -23,17 +23,12 @@ class Rebuilt:
 
 
 def build_engine(settings: Any, current: Any = None) -> Any:
-    """Build a new engine from KNOWLEDGE_DIR (blocking), reusing the current model: only changed texts are embedded."""
-    from knowledge import Engine
-    from knowledge.index import build_index
+    """Build a new engine from KNOWLEDGE_DIR and the ranker file (blocking), reusing the current model."""
+    from bot.client import open_engine, ranker_path
 
-    embedder = getattr(current, "embedder", None)
-    if embedder is None:
-        from bot.client import open_engine
-
+    if getattr(current, "embedder", None) is None:
         return open_engine(settings)
-    index = build_index(settings.knowledge_dir, settings.index_path, embedder=embedder)
-    return Engine(index, embedder)
+    return current.reload(settings.knowledge_dir, settings.index_path, ranker_path(settings))
 
 
 class EngineHolder:

@@ -154,11 +154,14 @@ class EmbeddingCache:
                 pass
 
     def prune(self, model: str, keep: set[str]) -> int:
-        """Delete this model's vectors whose text is gone; also drop other models' rows. Return rows removed."""
+        """Delete this model's vectors whose text is gone; also drop other models' rows. Return rows removed.
+
+        Question vectors live under `<model>#queries` and survive the pruning of `<model>`.
+        """
         with self._lock:
             try:
                 before = self.db["embeddings"].count
-                self.db.execute("delete from embeddings where model != ?", [model])
+                self.db.execute("delete from embeddings where model != ? and model != ?", [model, queries_key(model)])
                 stale = [h for (h,) in self.db.execute("select hash from embeddings where model = ?", [model])
                          if h not in keep]
                 for i in range(0, len(stale), 500):
@@ -173,24 +176,31 @@ class EmbeddingCache:
                 return 0
 
 
+def queries_key(model: str) -> str:
+    """The cache's model key for question vectors (remembered questions) of a model."""
+    return f"{model}#queries"
+
+
 def embed_cached(
     embedder: Embedder, cache: EmbeddingCache, texts: Sequence[str],
-    progress: Callable[[int, int], None] | None = None, show_bar: bool = False,
+    progress: Callable[[int, int], None] | None = None, show_bar: bool = False, queries: bool = False,
 ) -> tuple[np.ndarray, int]:
-    """Embed texts through the cache; return (matrix, number newly embedded)."""
+    """Embed texts through the cache; return (matrix, number newly embedded). `queries` uses the fast path."""
     hashes = [content_hash(t) for t in texts]
-    found = cache.get_many(embedder.model_name, hashes)
+    key = queries_key(embedder.model_name) if queries else embedder.model_name
+    found = cache.get_many(key, hashes)
     missing = [(h, t) for h, t in dict(zip(hashes, texts)).items() if h not in found]
     if missing:
         fresh: dict[str, np.ndarray] = {}
         step = max(BATCH_SIZE * 4, 1)
         for i in range(0, len(missing), step):
             chunk = missing[i : i + step]
-            vectors = embedder.encode([t for _, t in chunk], progress=show_bar)
+            batch = [t for _, t in chunk]
+            vectors = embedder.encode_queries(batch) if queries else embedder.encode(batch, progress=show_bar)
             fresh.update({h: v for (h, _), v in zip(chunk, vectors)})
             if progress:
                 progress(min(i + step, len(missing)), len(missing))
-        cache.put_many(embedder.model_name, fresh)
+        cache.put_many(key, fresh)
         found.update(fresh)
     if not texts:
         return np.zeros((0, 0), dtype=np.float32), 0

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Collection, Sequence
 
-from knowledge.embeddings import DEFAULT_MODEL, Embedder
+from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
 from knowledge.index import Index, build_index
+from knowledge.labelled import LabelledItem, shipped_items
+from knowledge.memory import Memory, build_memory, memory_text
 from knowledge.models import Answer, Article, Passage, Turn
+from knowledge.ranker import REMEMBERED_PREFIX, SHIPPED_RANKER, Ranker, RankerError, fallback_ranker, load_ranker
 from knowledge.search import context_text, search
 from knowledge.text import clean_question
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
 DEFAULT_CACHE = Path("data/index.db")
@@ -20,9 +26,11 @@ DEFAULT_CACHE = Path("data/index.db")
 class Engine:
     """Question answering by quotation over a folder of articles."""
 
-    def __init__(self, index: Index, embedder: Embedder):
+    def __init__(self, index: Index, embedder: Embedder, ranker: Ranker | None = None, memory: Memory | None = None):
         self.index = index
         self.embedder = embedder
+        self.ranker = ranker or fallback_ranker()
+        self.memory = memory or Memory.empty()
         self._lock = threading.Lock()
         self._passages_by_id = {p.id: p for p in index.passages}
         self._passages_by_article: dict[str, list[Passage]] = {}
@@ -37,15 +45,47 @@ class Engine:
         model_name: str | None = None,
         progress: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
+        ranker_path: Path | str | None = None,
+        remembered: Sequence[LabelledItem] | None = None,
+        embedder: Embedder | None = None,
     ) -> "Engine":
-        """Load the articles and build or refresh the index (blocking; embeds only what changed)."""
-        embedder = Embedder(model_name or DEFAULT_MODEL)
+        """Load the articles and build or refresh the index (blocking; embeds only what changed).
+
+        The learned ranker comes from `ranker_path` (default: the shipped one); the questions it remembers
+        are `remembered` (default: the shipped labelled questions).
+        """
+        embedder = embedder or Embedder(model_name or DEFAULT_MODEL)
         index = build_index(
             Path(knowledge_dir) if knowledge_dir else None, cache_path, embedder=embedder,
             progress=progress, on_progress=on_progress,
         )
         embedder.load_query_encoder()
-        return cls(index, embedder)
+        ranker = open_ranker(ranker_path)
+        items = list(shipped_items() if remembered is None else remembered) + ranker.remembered_items()
+        memory = remember(index, embedder, items, cache_path)
+        return cls(index, embedder, ranker, memory)
+
+    def reload(
+        self, knowledge_dir: Path | str | None = None, cache_path: Path | str | None = DEFAULT_CACHE,
+        ranker_path: Path | str | None = None,
+    ) -> "Engine":
+        """A new engine over the articles and the ranker file as they are now, reusing the loaded model.
+
+        Only changed texts are embedded; the remembered questions are located again in the new index.
+        """
+        index = build_index(Path(knowledge_dir) if knowledge_dir else None, cache_path, embedder=self.embedder)
+        ranker = open_ranker(ranker_path)
+        shipped_memory = [i for i in self.memory.items if not i.id.startswith(REMEMBERED_PREFIX)]
+        items = shipped_memory + ranker.remembered_items()
+        return Engine(index, self.embedder, ranker, remember(index, self.embedder, items, cache_path))
+
+    def with_knowledge(self, ranker: Ranker | None = None, memory: Memory | None = None) -> "Engine":
+        """The same index and model with another ranker and/or memory (cross-validation, hot swap)."""
+        return Engine(self.index, self.embedder, ranker or self.ranker, self.memory if memory is None else memory)
+
+    def remember(self, items: Sequence[LabelledItem], cache_path: Path | str | None = None) -> Memory:
+        """A memory of these labelled questions against this engine's index."""
+        return remember(self.index, self.embedder, list(items), cache_path)
 
     @property
     def articles(self) -> tuple[Article, ...]:
@@ -103,12 +143,12 @@ class Engine:
                 texts.append(context_text(previous[-1].question, previous[:-1]))
         vectors = self.embed(texts)
         if recover:
-            earlier = search(self.index, previous[-1].question, vectors[2], previous=previous[:-1],
-                             context_vector=vectors[3] if len(previous) > 1 else None)
+            earlier = search(self.index, previous[-1].question, vectors[2], self.ranker, self.memory,
+                             previous=previous[:-1], context_vector=vectors[3] if len(previous) > 1 else None)
             previous[-1] = Turn(previous[-1].question, earlier.passage_ids)
         encoded = time.perf_counter()
         answer = search(
-            self.index, question, vectors[0], previous=previous,
+            self.index, question, vectors[0], self.ranker, self.memory, previous=previous,
             context_vector=vectors[1] if previous else None, exclude=exclude, limit=max(1, limit),
             rank_only=rank_only,
         )
@@ -116,3 +156,24 @@ class Engine:
         answer.timings_ms.update(embed=round((encoded - started) * 1000, 2), search=round((done - encoded) * 1000, 2),
                                  total=round((done - started) * 1000, 2))
         return answer
+
+
+def open_ranker(path: Path | str | None) -> Ranker:
+    """The ranker at `path` (default: the shipped one); the hand-set fallback, with a warning, if unreadable."""
+    try:
+        return load_ranker(path or SHIPPED_RANKER)
+    except RankerError as exc:
+        log.warning("%s Using the hand-set ranking meanwhile.", exc)
+        return fallback_ranker()
+
+
+def remember(index: Index, embedder: Embedder, items: list[LabelledItem], cache_path: Path | str | None) -> Memory:
+    """Embed labelled questions (cached by text and model) and locate their answers in the index."""
+    if not items:
+        return Memory.empty(index.sentence_vectors.shape[1] if index.sentence_vectors.size else 384)
+    try:
+        cache = EmbeddingCache(cache_path)
+    except Exception:  # an unusable cache file only costs embedding the questions again
+        cache = EmbeddingCache(None)
+    vectors, _ = embed_cached(embedder, cache, [memory_text(i) for i in items], queries=True)
+    return build_memory(index, items, vectors)

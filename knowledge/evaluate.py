@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -11,24 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.engine import Engine
+from knowledge.labelled import LabelledItem, load_items
 from knowledge.lexical import LexicalIndex
 from knowledge.text import contains
 
+__all__ = ["EvalItem", "ItemResult", "load_items", "run_pipeline", "run_pairs", "metrics", "evaluate"]
 
-@dataclass
-class EvalItem:
-    """One evaluation question."""
 
-    id: str
-    question: str
-    answer_contains: list[str]
-    kind: str
-    previous: list[str] = field(default_factory=list)
-
-    @property
-    def in_scope(self) -> bool:
-        """True when the articles answer it."""
-        return self.kind != "out_of_scope"
+EvalItem = LabelledItem  # the name the first evaluation used
 
 
 @dataclass
@@ -40,12 +29,22 @@ class ItemResult:
     texts: list[str]  # quoted texts, best first (answer shown)
     ranking: list[str]  # up to 10 ranked texts regardless of abstention
     latency_ms: float
+    bold: list[str] = field(default_factory=list)  # the marked sentence of each shown quote
+    confidence: float = 1.0  # P(answerable) the engine gave the question
+    refused_by_name: bool = False  # refused because it names something the articles never mention
 
     def rank(self) -> int | None:
         """1-based rank of the first ranked text that answers, or None."""
         for i, text in enumerate(self.ranking[:10], 1):
             if any(contains(text, a) for a in self.item.answer_contains):
                 return i
+        return None
+
+    def bold_holds(self) -> bool | None:
+        """Whether the marked sentence of the first answering quote holds the answer (None: no quote answers)."""
+        for text, bold in zip(self.texts, self.bold):
+            if any(contains(text, a) for a in self.item.answer_contains):
+                return any(contains(bold, a) for a in self.item.answer_contains)
         return None
 
     def hit(self, k: int) -> bool:
@@ -55,31 +54,23 @@ class ItemResult:
         )
 
 
-def load_items(path: Path | str) -> list[EvalItem]:
-    """Read eval items from JSON Lines."""
-    items = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            raw = json.loads(line)
-            previous = raw.get("previous") or []
-            items.append(EvalItem(
-                id=str(raw.get("id", len(items))), question=raw["question"],
-                answer_contains=list(raw.get("answer_contains") or []), kind=raw.get("kind", "fact"),
-                previous=[previous] if isinstance(previous, str) else list(previous),
-            ))
-    return items
-
-
 def run_pipeline(engine: Engine, items: list[EvalItem]) -> list[ItemResult]:
     """Ask the project's pipeline every item (follow-ups with their earlier questions)."""
+    return run_pairs([(item, engine) for item in items])
+
+
+def run_pairs(pairs: list[tuple[EvalItem, Engine]]) -> list[ItemResult]:
+    """Ask each item of the engine paired with it (cross-validation pairs each item with its fold's engine)."""
     results = []
-    for item in items:
+    for item, engine in pairs:
         started = time.perf_counter()
-        answer = engine.ask(item.question, previous=item.previous)
+        answer = engine.ask(item.question, previous=list(item.previous))
         latency = (time.perf_counter() - started) * 1000
-        ranked = engine.ask(item.question, previous=item.previous, limit=10, rank_only=True)
+        ranked = engine.ask(item.question, previous=list(item.previous), limit=10, rank_only=True)
+        bold = [q.text[q.highlight[0]:q.highlight[1]] for q in answer.quotes]
         results.append(ItemResult(item, answer.abstained, [q.text for q in answer.quotes],
-                                  [q.text for q in ranked.quotes], latency))
+                                  [q.text for q in ranked.quotes], latency, bold, answer.confidence,
+                                  answer.abstained and answer.reason.startswith("The articles never mention")))
     return results
 
 
@@ -129,6 +120,8 @@ def metrics(results: list[ItemResult]) -> dict[str, float]:
         "follow-up hit@3": rate(follow, lambda r: r.hit(3)),
         "out-of-scope abstention": rate(out, lambda r: r.abstained),
         "in-scope false abstention": rate(scope, lambda r: r.abstained),
+        "bold sentence holds the answer": rate([r for r in scope if r.bold_holds() is not None],
+                                               lambda r: r.bold_holds()),
         "chars quoted, top 3 (mean)": statistics.mean(sum(len(t) for t in r.texts[:3]) for r in answered)
         if answered else 0.0,
         "longest quote (chars)": max((len(t) for r in answered for t in r.texts), default=0),
@@ -144,6 +137,30 @@ def evaluate(engine: Engine, items: list[EvalItem]) -> dict[str, dict[str, float
         "plain BM25": metrics(run_baseline(engine, items, "bm25")),
         "plain dense": metrics(run_baseline(engine, items, "dense")),
     }
+
+
+def abstention_curve(results: list[ItemResult], steps: int = 20) -> list[tuple[float, float, float]]:
+    """(threshold, answered-but-unanswerable, wrongly refused) as the P(answerable) threshold moves."""
+    scope = [r for r in results if r.item.in_scope]
+    out = [r for r in results if not r.item.in_scope]
+    curve = []
+    for step in range(steps + 1):
+        t = step / steps * 0.6
+        refused = [r for r in scope if r.refused_by_name or r.confidence < t]
+        answered = [r for r in out if not r.refused_by_name and r.confidence >= t]
+        curve.append((t, len(answered) / len(out) if out else 0.0, len(refused) / len(scope) if scope else 0.0))
+    return curve
+
+
+def format_curve(curve: list[tuple[float, float, float]], chosen: float | None = None) -> str:
+    """The abstention curve as a Markdown table (the operating point marked)."""
+    lines = ["| threshold | unanswerable but answered | answerable but refused |", "| ---: | ---: | ---: |"]
+    for t, answered, refused in curve:
+        lines.append(f"| {t:.2f} | {answered:.3f} | {refused:.3f} |")
+    if chosen is not None:
+        lines.append(f"\nThe ranker in use answers when P(answerable) ≥ {chosen:.3f} (fitted for ≤ 3% wrongly refused "
+                     "on its training data; each fold fits its own).")
+    return "\n".join(lines)
 
 
 def format_table(table: dict[str, dict[str, float]]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +13,10 @@ import numpy as np
 
 from knowledge.articles import load_articles
 from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LexicalIndex, stem
 from knowledge.models import Article, Passage, Sentence
 from knowledge.passages import build_passages, split_sentences
+from knowledge.text import STOPWORDS, content_words, fold, text_flags
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,19 @@ class Index:
     sentence_lexical: LexicalIndex  # BM25 over single sentences (ranking)
     model_name: str
     report: BuildReport
+    window_texts: list[str] = field(default_factory=list)
+    window_stems: list[set[str]] = field(default_factory=list)  # stemmed content words of each window
+    sentence_stems: list[set[str]] = field(default_factory=list)
+    window_has_number: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    window_has_name: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    sentence_position: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # in its article
+    passage_article: list[str] = field(default_factory=list)
+    sentence_article: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # article row
+    article_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 384), dtype=np.float32))
+    article_stems: list[set[str]] = field(default_factory=list)  # stemmed words of title, outlet, author, date, url
+    names: frozenset[str] = frozenset()  # lowercase words the articles write capitalised mid-sentence
+    folded_windows: list[str] = field(default_factory=list)  # for locating answer spans (text.fold)
+    folded_sentences: list[str] = field(default_factory=list)
 
     def article(self, article_id: str) -> Article | None:
         """Find an article by id."""
@@ -70,6 +85,31 @@ def span_text(index_articles: dict[str, Article], sentences: list[Sentence], lo:
     """Verbatim body text from sentence row lo to row hi."""
     article = index_articles[sentences[lo].article_id]
     return article.body[sentences[lo].start : sentences[hi].end]
+
+
+def capitalised_words(texts: list[str]) -> frozenset[str]:
+    """Lowercase forms of words written capitalised inside sentences more often than not (names)."""
+    upper: dict[str, int] = {}
+    lower: dict[str, int] = {}
+    for text in texts:
+        for n, word in enumerate(re.findall(r"[A-Za-z][a-z]+", text)):
+            key = word.lower()
+            if word[0].isupper():
+                if n > 0:
+                    upper[key] = upper.get(key, 0) + 1
+            else:
+                lower[key] = lower.get(key, 0) + 1
+    return frozenset(w for w, count in upper.items() if count > lower.get(w, 0) and w not in STOPWORDS)
+
+
+def article_means(passage_vectors: np.ndarray, rows: list[int], count: int) -> np.ndarray:
+    """Each article's mean passage vector, normalised (what the article is about as a whole)."""
+    dims = passage_vectors.shape[1] if passage_vectors.ndim == 2 and passage_vectors.shape[1] else 384
+    out = np.zeros((count, dims), dtype=np.float32)
+    for vector, row in zip(passage_vectors, rows):
+        out[row] += vector
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-12)
 
 
 def build_index(
@@ -138,6 +178,8 @@ def build_index(
     pruned = cache.prune(embedder.model_name, {content_hash(t) for t in all_texts})
     lexical = LexicalIndex(window_texts)
     sentence_lexical = LexicalIndex(sentence_texts)
+    flags = [text_flags(t) for t in window_texts]
+    article_row = {a.id: n for n, a in enumerate(articles)}
     report = BuildReport(
         articles=len(articles), passages=len(passages), sentences=len(sentences),
         embedded=fresh, cached=len(set(all_texts)) - fresh, pruned=pruned,
@@ -147,4 +189,17 @@ def build_index(
         articles=articles, sentences=sentences, passages=passages, sentence_passage=sp, window_bounds=bounds,
         sentence_vectors=matrix[:n_s], window_vectors=matrix[n_s : n_s + n_w], passage_vectors=matrix[n_s + n_w :],
         lexical=lexical, sentence_lexical=sentence_lexical, model_name=embedder.model_name, report=report,
+        window_texts=window_texts,
+        window_stems=[{stem(w) for w in content_words(t)} for t in window_texts],
+        sentence_stems=[{stem(w) for w in content_words(t)} for t in sentence_texts],
+        window_has_number=np.array([f[0] for f in flags], dtype=np.float32),
+        window_has_name=np.array([f[1] for f in flags], dtype=np.float32),
+        sentence_position=np.array([s.index for s in sentences], dtype=np.int64),
+        passage_article=[p.article_id for p in passages],
+        folded_windows=[fold(t) for t in window_texts], folded_sentences=[fold(t) for t in sentence_texts],
+        sentence_article=np.array([article_row[s.article_id] for s in sentences], dtype=np.int64),
+        article_vectors=article_means(matrix[n_s + n_w :], [article_row[p.article_id] for p in passages], len(articles)),
+        names=capitalised_words(sentence_texts),
+        article_stems=[{stem(w) for w in content_words(" ".join((a.title, a.outlet, a.author, a.date, a.url)))}
+                       for a in articles],
     )

@@ -14,11 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-SUPPORTED_MODULES = [
-    "sentence_transformers.models.Transformer",
-    "sentence_transformers.models.Pooling",
-    "sentence_transformers.models.Normalize",
-]
+SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")  # the class names, whatever module path holds them
 
 
 class UnsupportedModel(ValueError):
@@ -33,11 +29,10 @@ def check_model_folder(folder: Path) -> dict:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UnsupportedModel(f"cannot read the model configuration: {exc}") from None
-    if modules != SUPPORTED_MODULES:
+    if tuple(m.rsplit(".", 1)[-1] for m in modules) != SUPPORTED_MODULES or \
+            not all(m.startswith("sentence_transformers.") for m in modules):
         raise UnsupportedModel(f"modules {modules} are not Transformer + Pooling + Normalize")
-    if not pooling.get("pooling_mode_mean_tokens") or any(
-        pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens")
-    ):
+    if not mean_pooling(pooling):
         raise UnsupportedModel("only mean pooling is supported")
     if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu" or \
             config.get("position_embedding_type", "absolute") != "absolute":
@@ -45,6 +40,16 @@ def check_model_folder(folder: Path) -> dict:
     if not (folder / "model.safetensors").exists() or not (folder / "tokenizer.json").exists():
         raise UnsupportedModel("model.safetensors or tokenizer.json is missing")
     return config
+
+
+def mean_pooling(pooling: dict) -> bool:
+    """True for a mean-pooling config, in the sentence-transformers 2-5 form or the 6.x form."""
+    if "pooling_mode" in pooling:
+        mode = pooling["pooling_mode"]
+        return mode == "mean" or mode == ["mean"]
+    return bool(pooling.get("pooling_mode_mean_tokens")) and not any(
+        pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens")
+    )
 
 
 class QueryEncoder:
@@ -70,14 +75,13 @@ class QueryEncoder:
         self.layers = int(self.config["num_hidden_layers"])
         self.eps = float(self.config.get("layer_norm_eps", 1e-12))
 
-    def _norm(self, x, name: str):
-        w = self.weights
+    def _norm(self, x, name: str, w: dict):
         return self.torch.nn.functional.layer_norm(x, x.shape[-1:], w[f"{name}.weight"], w[f"{name}.bias"], self.eps)
 
-    def _linear(self, x, name: str):
-        return self.torch.nn.functional.linear(x, self.weights[f"{name}.weight"], self.weights[f"{name}.bias"])
+    def _linear(self, x, name: str, w: dict):
+        return self.torch.nn.functional.linear(x, w[f"{name}.weight"], w[f"{name}.bias"])
 
-    def _layer(self, x, bias, i: int):
+    def _layer(self, x, bias, i: int, w: dict):
         torch, F = self.torch, self.torch.nn.functional
         p = f"encoder.layer.{i}"
         batch, length, hidden = x.shape
@@ -86,41 +90,56 @@ class QueryEncoder:
         def split(t):
             return t.view(batch, length, self.heads, size).transpose(1, 2)
 
-        q = split(self._linear(x, f"{p}.attention.self.query"))
-        k = split(self._linear(x, f"{p}.attention.self.key"))
-        v = split(self._linear(x, f"{p}.attention.self.value"))
+        q = split(self._linear(x, f"{p}.attention.self.query", w))
+        k = split(self._linear(x, f"{p}.attention.self.key", w))
+        v = split(self._linear(x, f"{p}.attention.self.value", w))
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(size) + bias
         context = torch.matmul(scores.softmax(dim=-1), v).transpose(1, 2).reshape(batch, length, hidden)
-        x = self._norm(x + self._linear(context, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
-        inner = F.gelu(self._linear(x, f"{p}.intermediate.dense"))
-        return self._norm(x + self._linear(inner, f"{p}.output.dense"), f"{p}.output.LayerNorm")
+        x = self._norm(x + self._linear(context, f"{p}.attention.output.dense", w),
+                       f"{p}.attention.output.LayerNorm", w)
+        inner = F.gelu(self._linear(x, f"{p}.intermediate.dense", w))
+        return self._norm(x + self._linear(inner, f"{p}.output.dense", w), f"{p}.output.LayerNorm", w)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised mean-pooled embeddings, one row per text."""
+    def tensors(self, texts: list[str]):
+        """Token ids, attention mask and token types of a batch of texts."""
         torch = self.torch
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = torch.tensor([e.ids for e in encodings], dtype=torch.long)
         mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.float32)
         types = torch.tensor([e.type_ids for e in encodings], dtype=torch.long)
-        w = self.weights
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # one short query: one thread is as fast and does not stall when cores are busy
-        try:
-            return self._forward(ids, mask, types, w)
-        finally:
-            torch.set_num_threads(threads)
+        return ids, mask, types
 
-    def _forward(self, ids, mask, types, w) -> np.ndarray:
-        """The BERT forward pass, mean pooling and normalisation."""
+    def encode(self, texts: list[str], threads: int = 1, batch_size: int = 32) -> np.ndarray:
+        """L2-normalised mean-pooled embeddings, one row per text (longest texts batched together)."""
         torch = self.torch
-        with torch.inference_mode():
-            positions = torch.arange(ids.shape[1]).unsqueeze(0)
-            x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions] \
-                + w["embeddings.token_type_embeddings.weight"][types]
-            x = self._norm(x, "embeddings.LayerNorm")
-            bias = ((1.0 - mask) * torch.finfo(torch.float32).min)[:, None, None, :]
-            for i in range(self.layers):
-                x = self._layer(x, bias, i)
-            summed = (x * mask.unsqueeze(-1)).sum(dim=1)
-            pooled = summed / mask.sum(dim=1, keepdim=True).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=1).numpy().astype(np.float32)
+        texts = list(texts)
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)  # one short query: one thread is as fast and does not stall when cores are busy
+        try:
+            if len(texts) <= batch_size:
+                with torch.inference_mode():
+                    return self.forward(*self.tensors(texts)).numpy().astype(np.float32)
+            order = sorted(range(len(texts)), key=lambda n: len(texts[n]))
+            out = np.zeros((len(texts), int(self.config["hidden_size"])), dtype=np.float32)
+            with torch.inference_mode():
+                for start in range(0, len(order), batch_size):
+                    chunk = order[start : start + batch_size]
+                    out[chunk] = self.forward(*self.tensors([texts[n] for n in chunk])).numpy()
+            return out
+        finally:
+            torch.set_num_threads(before)
+
+    def forward(self, ids, mask, types, weights: dict | None = None):
+        """The BERT forward pass, mean pooling and normalisation (differentiable when weights need it)."""
+        torch = self.torch
+        w = self.weights if weights is None else weights
+        positions = torch.arange(ids.shape[1]).unsqueeze(0)
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions] \
+            + w["embeddings.token_type_embeddings.weight"][types]
+        x = self._norm(x, "embeddings.LayerNorm", w)
+        bias = ((1.0 - mask) * torch.finfo(torch.float32).min)[:, None, None, :]
+        for i in range(self.layers):
+            x = self._layer(x, bias, i, w)
+        summed = (x * mask.unsqueeze(-1)).sum(dim=1)
+        pooled = summed / mask.sum(dim=1, keepdim=True).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=1)

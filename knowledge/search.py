@@ -1,93 +1,30 @@
-"""Hybrid retrieval over sentences: dense + BM25, follow-up context, quotes and abstention."""
+"""Retrieval over sentences: candidates by dense + BM25, a learned ranker, quotes and abstention."""
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Collection, Sequence
 
 import numpy as np
 
+from knowledge.features import candidate_matrix, query_signals, question_row
 from knowledge.index import Index
+from knowledge.labelled import LabelledItem
+from knowledge.memory import Memory, recalled
 from knowledge.models import Answer, Quote, Turn
-from knowledge.lexical import stem
-from knowledge.text import STOPWORDS, content_words
+from knowledge.ranker import Ranker
+from knowledge.text import STOPWORDS
 
-# Weights of the fused score (chosen on the dev set, see BENCHMARKS.md).
-W_SENTENCE, W_WINDOW, W_PASSAGE, W_LEXICAL = 0.5, 1.0, 0.6, 0.2
-# The answering sentence marked inside a quote: sentence similarity plus this share of its BM25 score.
-W_PINPOINT = 0.3
-# Follow-ups: sentences in the passages the last answer showed get this bonus (the talk continues there).
-W_CONTINUITY = 0.06
-# Abstention (calibrated on the dev set's in-scope and out-of-scope items, see BENCHMARKS.md):
-# relevance = best dense similarity + W_KNOWN * share of the question's words the articles use at all
-#           + W_COVERED * share found together in the best-matching window + W_BM25 * min(best BM25 / 10, 1),
-# shares weighted by IDF (a word the articles never use weighs the most).
-RELEVANCE_THRESHOLD = 0.735
-W_KNOWN, W_COVERED, W_BM25 = 0.4, 0.15, 0.1
-# Further quotes must keep this share of the best sentence's score ("More" digs a little deeper).
-RELATIVE_FLOOR = 0.72
-MORE_FLOOR = 0.6
 QUOTE_MAX_CHARS = 620
 MERGE_MAX_CHARS = 900  # a passage's quote may widen to this to take in a second strong sentence
 MAX_CONTEXT_TURNS = 2
+# A remembered question at least this similar is the same question asked again: its judged answer comes first.
+RECALL_SIMILARITY = 0.95
 REFERRING = re.compile(
     r"^[\"'“‘(]*(this|that|these|those|it|its|he|she|they|them|his|her|their|but|and|yet|so|such|instead|"
     r"however|therefore|thus|then|there|here|both|neither|nor|which)\b", re.I,
 )
-
-
-@dataclass(frozen=True)
-class Scored:
-    """Fused per-sentence scores and the relevance features of one query."""
-
-    fused: np.ndarray
-    sentence: np.ndarray  # how well each sentence alone answers (to mark the answering sentence)
-    dense_best: float
-    lexical_best: float
-    known_share: float
-    covered_share: float
-
-    @property
-    def relevance(self) -> float:
-        """How strongly the best evidence matches (calibrated against RELEVANCE_THRESHOLD)."""
-        return (self.dense_best + W_KNOWN * self.known_share + W_COVERED * self.covered_share
-                + W_BM25 * min(self.lexical_best / 10.0, 1.0))
-
-
-def term_shares(index: Index, query_text: str, window_scores: np.ndarray) -> tuple[float, float]:
-    """IDF-weighted shares of the query's words: known to the articles, and present in the best window."""
-    lexical = index.lexical
-    terms = list(dict.fromkeys(content_words(query_text)))
-    if not terms or not window_scores.size:
-        return 0.0, 0.0
-    unknown_weight = math.log(lexical.size + 1) + 0.7
-    weights = {t: lexical.idf(t) if lexical.knows(t) else unknown_weight for t in terms}
-    total = sum(weights.values())
-    known = sum(w for t, w in weights.items() if lexical.knows(t)) / total
-    lo, hi = index.window_bounds[int(np.argmax(window_scores))]
-    present = {stem(w) for s in index.sentences[lo : hi + 1] for w in content_words(s.text)}
-    covered = sum(w for t, w in weights.items() if stem(t) in present) / total
-    return known, covered
-
-
-def score_query(index: Index, query_vector: np.ndarray, query_text: str) -> Scored:
-    """Score every sentence for one query."""
-    sentence_sim = index.sentence_vectors @ query_vector
-    window_sim = index.window_vectors @ query_vector
-    passage_sim = (index.passage_vectors @ query_vector)[index.sentence_passage]
-    dense = W_SENTENCE * sentence_sim + W_WINDOW * window_sim + W_PASSAGE * passage_sim
-    lexical = index.sentence_lexical.scores(query_text)
-    best_lexical = float(lexical.max()) if lexical.size else 0.0
-    fused = dense + (W_LEXICAL * lexical / best_lexical if best_lexical > 0 else 0.0)
-    window_lexical = index.lexical.scores(query_text)
-    top = float(window_lexical.max()) if window_lexical.size else 0.0
-    known, covered = term_shares(index, query_text, window_lexical)
-    dense_best = float(max(sentence_sim.max(), window_sim.max())) if sentence_sim.size else 0.0
-    pinpoint = sentence_sim + (W_PINPOINT * lexical / best_lexical if best_lexical > 0 else 0.0)
-    return Scored(fused=fused, sentence=pinpoint, dense_best=dense_best, lexical_best=top,
-                  known_share=known, covered_share=covered)
 
 
 def context_text(question: str, previous: Sequence[Turn | str]) -> str:
@@ -96,20 +33,19 @@ def context_text(question: str, previous: Sequence[Turn | str]) -> str:
     return " ".join([*earlier, question])
 
 
-def continuity_bonus(index: Index, previous: Sequence[Turn | str]) -> np.ndarray | float:
-    """A small bonus for sentences in the passages the last answer showed."""
-    last = previous[-1] if previous else None
-    if not isinstance(last, Turn) or not last.passage_ids:
-        return 0.0
-    shown = {i for i, p in enumerate(index.passages) if p.id in set(last.passage_ids)}
-    return W_CONTINUITY * np.isin(index.sentence_passage, list(shown)).astype(np.float32)
+def title_cased(question: str) -> bool:
+    """True when most words of the question are capitalised (a headline-style question names nothing by it)."""
+    tokens = re.findall(r"[A-Za-z][A-Za-z'’]*", question)[1:]
+    return len(tokens) >= 3 and sum(t[0].isupper() for t in tokens) / len(tokens) >= 0.6
 
 
 def missing_names(index: Index, question: str) -> list[str]:
-    """Names in the question (runs of capitalised words) with a word that appears nowhere in the articles."""
+    """Names in the question (runs of capitalised words, hyphenated parts apart) the articles never use."""
+    if title_cased(question):
+        return []
     missing = []
     for sentence in re.split(r"(?<=[.!?])\s+", question):
-        tokens = re.findall(r"[A-Za-z][A-Za-z'’\-]*", sentence)
+        tokens = re.findall(r"[A-Za-z][A-Za-z'’]*", sentence)
         run: list[tuple[str, bool]] = []
         for position, token in enumerate([*tokens, ""]):
             word = re.sub(r"['’]s?$", "", token)
@@ -152,21 +88,23 @@ def make_quote(index: Index, lo: int, hi: int, row: int, score: float) -> Quote:
         passage_id=passage.id, article_id=article.id, title=article.title, outlet=article.outlet,
         author=article.author, date=article.date, url=article.url, text=article.body[start:end],
         start=start, end=end,
-        highlight=(sentences[row].start - start, sentences[row].end - start), score=round(float(score), 4),
+        highlight=(sentences[row].start - start, sentences[row].end - start), score=round(min(float(score), 1.0), 4),
     )
 
 
 def select_spans(
-    index: Index, fused: np.ndarray, sentence_score: np.ndarray, excluded: set[str], limit: int, floor: float,
+    index: Index, order: np.ndarray, window_score: np.ndarray, sentence_score: np.ndarray, excluded: set[str],
+    limit: int, floor: float,
 ) -> list[tuple[int, int, int, float]]:
     """Pick up to `limit` quote spans (lo, hi, highlight row, score), one per passage, best first.
 
-    A strong sentence in a passage already chosen widens that passage's quote when the two fit together.
+    `order` lists candidate rows best first. A strong sentence in a passage already chosen widens that
+    passage's quote when the two fit together.
     """
     spans: dict[int, tuple[int, int, int, float]] = {}
-    for row in np.argsort(-fused):
+    for row in order:
         row = int(row)
-        score = float(fused[row])
+        score = float(window_score[row])
         if score < floor:
             break
         passage = int(index.sentence_passage[row])
@@ -185,10 +123,91 @@ def select_spans(
     return sorted(spans.values(), key=lambda span: -span[3])
 
 
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The ranker's view of one question: candidate rows with their probabilities, and P(answerable)."""
+
+    rows: np.ndarray  # candidate sentence rows, best window first
+    window: np.ndarray  # P(window holds the answer), per index row (-1 outside the candidates)
+    sentence: np.ndarray  # P(sentence holds the answer), per index row (-1 outside the candidates)
+    answerable: float
+    features: np.ndarray  # candidate feature rows, in `rows` order
+    question_features: np.ndarray
+    recalled: LabelledItem | None = None  # the same question, judged before
+
+
+def shown_passages(index: Index, previous: Sequence[Turn | str]) -> frozenset[int]:
+    """Passage rows the last answer of the conversation showed."""
+    last = previous[-1] if previous else None
+    if not isinstance(last, Turn) or not last.passage_ids:
+        return frozenset()
+    wanted = set(last.passage_ids)
+    return frozenset(i for i, p in enumerate(index.passages) if p.id in wanted)
+
+
+def candidate_rows(index: Index, base: np.ndarray, extra: np.ndarray, count: int) -> np.ndarray:
+    """The best `count` rows by the hand-set fusion, plus `extra`, with their windows' neighbours."""
+    top = np.argsort(-base)[:count]
+    rows = set(int(r) for r in top) | set(int(r) for r in extra)
+    for r in list(rows):
+        lo, hi = index.window_bounds[r]
+        rows.update((lo, hi))
+    return np.array(sorted(rows), dtype=np.int64)
+
+
+def rank(
+    index: Index,
+    question: str,
+    question_vector: np.ndarray,
+    ranker: Ranker,
+    memory: Memory,
+    previous: Sequence[Turn | str] = (),
+    context_vector: np.ndarray | None = None,
+) -> Ranking:
+    """Score candidates with the learned ranker, and the question with the abstention model."""
+    signals = query_signals(index, question_vector, question)
+    context = None
+    if previous and context_vector is not None:
+        context = query_signals(index, context_vector, context_text(question, previous))
+    shown = shown_passages(index, previous)
+    vectors = [question_vector] + ([context_vector] if context is not None else [])
+    size = len(index.sentences)
+    memory_window, memory_sentence, memory_in, memory_out = memory.scores(vectors, size)
+    base = signals.base if context is None else np.maximum(signals.base, context.base)
+    extra = [np.argsort(-memory_window)[:8]]
+    same = recalled(memory, vectors[:1], RECALL_SIMILARITY) if context is None else None
+    known_rows = memory.window_rows[memory.items.index(same)] if same is not None and same.in_scope else None
+    if known_rows is not None:
+        extra.append(known_rows)
+    if shown:
+        near = {p + d for p in shown for d in (-1, 0, 1)}
+        extra.append(np.flatnonzero(np.isin(index.sentence_passage, list(near))))
+    rows = candidate_rows(index, base, np.concatenate(extra), ranker.candidates)
+    features = candidate_matrix(index, question, signals, rows, context, shown, memory_window, memory_sentence)
+    p_window = ranker.window.predict(features)
+    p_sentence = ranker.sentence.predict(features)
+    if known_rows is not None:  # the judged answer of the same question comes first
+        p_window = p_window + np.isin(rows, known_rows)
+        p_sentence = p_sentence + np.isin(rows, memory.sentence_rows[memory.items.index(same)])
+    order = np.argsort(-p_window, kind="stable")
+    window = np.full(size, -1.0)
+    sentence = np.full(size, -1.0)
+    window[rows], sentence[rows] = p_window, p_sentence
+    q_features = question_row(question, signals, p_window, rows[order], index, memory_in, memory_out, context)
+    answerable = float(ranker.abstain.predict(q_features)[0])
+    if same is not None:
+        answerable = 1.0 if same.in_scope else 0.0
+    return Ranking(rows[order], window, sentence, answerable, features[order], q_features, same)
+
+
 def search(
     index: Index,
     question: str,
     question_vector: np.ndarray,
+    ranker: Ranker,
+    memory: Memory,
     previous: Sequence[Turn | str] = (),
     context_vector: np.ndarray | None = None,
     exclude: Collection[str] = (),
@@ -198,32 +217,28 @@ def search(
     """Rank sentences for a question (and its conversation) and return quotes or an abstention."""
     if not index.sentences:
         return Answer(question=question, abstained=True, reason="No articles are loaded.")
-    scored = score_query(index, question_vector, question)
-    if previous and context_vector is not None:
-        in_context = score_query(index, context_vector, context_text(question, previous))
-        fused = np.maximum(scored.fused, in_context.fused) + continuity_bonus(index, previous)
-        sentence_score = np.maximum(scored.sentence, in_context.sentence)
-        relevance = max(scored.relevance, in_context.relevance)
-    else:
-        fused, relevance, sentence_score = scored.fused, scored.relevance, scored.sentence
-    names = [] if rank_only else missing_names(index, question)
-    if names:
-        listed = ", ".join(dict.fromkeys(names))
-        return Answer(question=question, abstained=True, confidence=relevance,
-                      reason=f"The articles never mention {listed}.")
-    if relevance < RELEVANCE_THRESHOLD and not rank_only:
-        return Answer(question=question, abstained=True, confidence=relevance,
-                      reason="Nothing in the articles is close enough to this question.")
-    excluded = set(exclude)
-    floor = float(fused.max()) * (MORE_FLOOR if excluded else RELATIVE_FLOOR)
-    if rank_only:
-        floor = -np.inf
+    ranking = rank(index, question, question_vector, ranker, memory, previous, context_vector)
+    confidence = round(ranking.answerable, 4)
+    if not rank_only:
+        names = missing_names(index, question)
+        if names:
+            listed = ", ".join(dict.fromkeys(names))
+            return Answer(question=question, abstained=True, confidence=confidence,
+                          reason=f"The articles never mention {listed}.")
+        if ranking.recalled is not None and not ranking.recalled.in_scope:
+            return Answer(question=question, abstained=True, confidence=confidence,
+                          reason="This question was judged before: the articles don't cover it.")
+        if ranking.answerable < ranker.answer_threshold:
+            return Answer(question=question, abstained=True, confidence=confidence,
+                          reason="Nothing in the articles answers this closely enough.")
+    floor = -np.inf if rank_only else ranker.quote_floor
     quotes = []
-    for lo, hi, row, score in select_spans(index, fused, sentence_score, excluded, limit, floor):
-        best = max(range(lo, hi + 1), key=lambda r: (sentence_score[r], r == row))
+    spans = select_spans(index, ranking.rows, ranking.window, ranking.sentence, set(exclude), limit, floor)
+    for lo, hi, row, score in spans:
+        best = max(range(lo, hi + 1), key=lambda r: (ranking.sentence[r], r == row))
         quotes.append(make_quote(index, lo, hi, best, score))
     if not quotes:
-        return Answer(question=question, abstained=True, confidence=relevance,
-                      reason="There are no more quotes on this question.")
-    return Answer(question=question, quotes=tuple(quotes), confidence=round(relevance, 4))
-
+        return Answer(question=question, abstained=True, confidence=confidence,
+                      reason="That's all the articles have on this." if exclude else
+                      "Nothing in the articles answers this closely enough.")
+    return Answer(question=question, quotes=tuple(quotes), confidence=confidence)

@@ -21,6 +21,12 @@ get got go going went come came anything something whats whos hows wheres s t
 """.split())
 
 
+NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                    r"hundred|thousand|million|billion|trillion|dozen|half|quarter|percent|first|second|third|"
+                    r"january|february|march|april|may|june|july|august|september|october|november|december)\b", re.I)
+NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]+")
+
+
 def fold(text: str) -> str:
     """Normalise quotes, dashes, markdown emphasis, escapes, case and white space for comparison."""
     text = unicodedata.normalize("NFKC", text).translate(QUOTE_MAP)
@@ -49,3 +55,8 @@ def clean_question(text: str) -> str:
     text = unicodedata.normalize("NFC", text or "")
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t ")
     return re.sub(r"\s+", " ", text).strip()
+
+
+def text_flags(text: str) -> tuple[bool, bool]:
+    """(holds a number or date, holds a name) for a quote text."""
+    return NUMBER.search(text) is not None, NAME.search(text) is not None

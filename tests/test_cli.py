@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from bot.cli import answer_json, interactive, render_answer, run_batch
-from tests.knowledge_fixtures import DEV_SET
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,12 +96,3 @@ def test_cli_ask_json_index_and_eval_as_a_user_runs_them(tmp_path, engine_cache)
     batch.write_text(json.dumps({"id": 1, "question": "who is alicja bachulska"}) + "\n", encoding="utf-8")
     out = run_module("ask", "--json", "--batch", str(batch), env=env)
     assert out.returncode == 0 and json.loads(out.stdout)["id"] == 1
-
-
-@pytest.mark.skipif(not DEV_SET.exists(), reason="needs ../shared/eval/dev.jsonl")
-def test_cli_eval_prints_the_side_by_side_table(engine_cache):
-    done = run_module("eval", str(DEV_SET), env={"INDEX_PATH": str(engine_cache)})
-    assert done.returncode == 0, done.stderr
-    for name in ("hit@1", "hit@3", "MRR@10", "follow-up hit@3", "out-of-scope abstention",
-                 "in-scope false abstention", "chars quoted", "latency p95", "plain BM25", "plain dense"):
-        assert name in done.stdout

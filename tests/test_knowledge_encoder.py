@@ -38,3 +38,18 @@ def test_unsupported_model_folder_falls_back(tmp_path):
     embedder = Embedder(str(folder))
     vectors = embedder.encode_queries(["Who is Kurt Campbell?"])
     assert vectors.shape == (1, 384) and embedder.load_query_encoder() is False
+
+
+def test_sentence_transformers_6_folder_is_accepted(tmp_path):
+    """A folder saved by sentence-transformers 6.x names its modules and pooling differently; same weights."""
+    folder = tmp_path / "model"
+    shutil.copytree(model_path("all-MiniLM-L6-v2"), folder)
+    modules = json.loads((folder / "modules.json").read_text())
+    modules[0]["type"] = "sentence_transformers.base.modules.transformer.Transformer"
+    modules[1]["type"] = "sentence_transformers.sentence_transformer.modules.pooling.Pooling"
+    modules[2]["type"] = "sentence_transformers.base.modules.normalize.Normalize"
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"embedding_dimension": 384, "pooling_mode": "mean", "include_prompt": True}))
+    fast = QueryEncoder(folder).encode(TEXTS[:2])
+    assert np.abs(fast - QueryEncoder(model_path("all-MiniLM-L6-v2")).encode(TEXTS[:2])).max() < 1e-6

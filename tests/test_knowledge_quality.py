@@ -1,20 +1,50 @@
-"""A quality floor on the dev set, so retrieval cannot silently regress."""
+"""Quality floors from cross-validation: every weight and threshold is fitted on the other folds."""
 
 from __future__ import annotations
 
 import pytest
 
-from knowledge.evaluate import load_items, metrics, run_pipeline
-from tests.knowledge_fixtures import DEV_SET
+from knowledge.evaluate import metrics, run_pairs, run_pipeline
+from knowledge.labelled import load_items, shipped_items
+from knowledge.training import cross_validate
+from tests.knowledge_fixtures import SHARED
 
 
-@pytest.mark.skipif(not DEV_SET.exists(), reason="needs ../shared/eval/dev.jsonl")
-def test_dev_set_quality_floor(engine):
-    result = metrics(run_pipeline(engine, load_items(DEV_SET)))
-    assert result["hit@1"] >= 0.90, result
-    assert result["hit@3"] >= 0.95, result
-    assert result["follow-up hit@3"] >= 0.90, result
-    assert result["out-of-scope abstention"] >= 0.85, result
-    assert result["in-scope false abstention"] <= 0.05, result
+@pytest.fixture(scope="module")
+def cross_validated(engine):
+    """Per-question results of 5-fold cross-validation over the shipped questions."""
+    return run_pairs(cross_validate(engine, shipped_items(), k=5))
+
+
+def test_cross_validated_quality_floor(cross_validated):
+    result = metrics(cross_validated)
+    # Floors a little under the figures in BENCHMARKS.md, so noise passes and a real regression does not.
+    assert result["hit@1"] >= 0.58, result
+    assert result["hit@3"] >= 0.70, result
+    assert result["follow-up hit@3"] >= 0.60, result
+    assert result["out-of-scope abstention"] >= 0.40, result
+    assert result["in-scope false abstention"] <= 0.07, result
+    assert result["bold sentence holds the answer"] >= 0.80, result
     assert result["chars quoted, top 3 (mean)"] <= 1500, result
     assert result["longest quote (chars)"] <= 1024, result
+
+
+def test_cross_validation_never_lets_a_question_see_itself(engine):
+    items = shipped_items()[:60]
+    for item, fold_engine in cross_validate(engine, items, k=3):
+        remembered = {i.question for i in fold_engine.memory.items}
+        assert item.question not in remembered
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "dev.jsonl").exists(), reason="needs ../shared/eval")
+def test_the_shipped_copy_of_the_questions_matches_shared():
+    shipped = {i.id: i for i in shipped_items()}
+    for name in ("dev.jsonl", "train.jsonl"):
+        for item in load_items(SHARED / "eval" / name):
+            assert shipped[item.id] == item
+
+
+def test_the_shipped_engine_on_its_own_training_data(engine):
+    """Fitted-on-everything figures are optimistic by construction; they still must be sane."""
+    result = metrics(run_pipeline(engine, shipped_items()))
+    assert result["hit@1"] >= 0.65 and result["in-scope false abstention"] <= 0.06, result

@@ -62,7 +62,7 @@ def test_more_returns_new_passages_until_exhausted(engine):
     while rounds < 20:
         answer = engine.ask(question, exclude=shown)
         if answer.abstained:
-            assert "no more" in answer.reason.lower()
+            assert "that's all the articles have" in answer.reason.lower()
             break
         ids = set(answer.passage_ids)
         assert not ids & shown
@@ -74,3 +74,34 @@ def test_more_returns_new_passages_until_exhausted(engine):
 def test_latency_is_recorded(engine):
     answer = engine.ask("Who is Kurt Campbell?")
     assert answer.timings_ms["total"] > 0
+
+
+@pytest.mark.parametrize("question", [
+    "What was the value of Russia-China trade?",
+    "How did Sino-Russian trade change?",
+    "What came out of the Trump-Xi summit?",
+    "Is Russia Now A Vassal Of China?",
+])
+def test_hyphenated_and_title_cased_names_are_checked_word_by_word(engine, question):
+    answer = engine.ask(question)
+    assert not answer.reason.startswith("The articles never mention"), answer.reason
+
+
+def test_a_refusal_for_an_unknown_name_is_true(engine):
+    answer = engine.ask("What did Boris Johnson say about the summit?")
+    assert answer.abstained and answer.reason == "The articles never mention Boris Johnson."
+    bodies = " ".join(a.body for a in engine.articles).lower()
+    assert "johnson" not in bodies
+
+
+def test_a_low_confidence_refusal_says_so_and_names_nothing(engine):
+    answer = engine.ask("How do I bake sourdough bread at home?")
+    assert answer.abstained and answer.reason == "Nothing in the articles answers this closely enough."
+    assert answer.confidence < engine.ranker.answer_threshold
+
+
+def test_the_marked_sentence_holds_the_answer(engine):
+    answer = engine.ask("What currencies do Russia and China use for their trade?")
+    quote = answer.quotes[0]
+    marked = quote.text[quote.highlight[0]:quote.highlight[1]]
+    assert "yuan" in marked.lower() or "rouble" in marked.lower() or "ruble" in marked.lower()

@@ -1,0 +1,201 @@
+"""Per-candidate and per-question features for the learned ranker and the abstention model (pure numpy)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge.index import Index
+from knowledge.lexical import stem
+from knowledge.text import content_words
+
+# The candidate features, in the order of a feature row (the ranker file names them too).
+CANDIDATE_FEATURES = (
+    "sentence_sim", "window_sim", "passage_sim", "neighbour_best_sim",
+    "window_sim_gap", "sentence_sim_gap", "passage_sim_gap",
+    "sentence_bm25_rel", "window_bm25_rel", "window_bm25_abs",
+    "window_overlap", "sentence_overlap",
+    "is_followup", "context_window_sim", "context_sentence_sim", "context_window_gap", "in_shown", "next_to_shown",
+    "memory_window", "memory_sentence", "memory_gap",
+    "wants_number_has_number", "wants_number_lacks_number", "wants_name_has_name",
+    "article_lead", "base_score_gap", "article_sim", "article_sim_gap", "article_named",
+)
+# The question-level features of the abstention model.
+QUESTION_FEATURES = (
+    "top_probability", "second_probability", "dense_best", "known_share", "covered_share", "lexical_best",
+    "memory_in_scope", "memory_out_of_scope", "memory_margin", "wants_number_top_lacks", "wants_name_top_lacks",
+    "unknown_share", "question_words", "is_followup", "context_dense_best",
+    "top_covered", "unknown_words", "passage_best", "top_window_sim",
+)
+NUMBER_QUESTION = re.compile(
+    r"\b(how (many|much|long|far|big|large|old|often)|what (percent|percentage|share|proportion|number|year|date|"
+    r"rate|amount|value|figure|population|size)|when|which year|what day|by how much)\b", re.I)
+NAME_QUESTION = re.compile(r"\b(who|whom|whose|which (country|person|company|city|leader|official|outlet|"
+                           r"newspaper|firm|bank|state)|what'?s the name|what is the name|name of)\b", re.I)
+
+
+@dataclass(frozen=True)
+class QuerySignals:
+    """Every sentence's similarity and lexical scores for one query text."""
+
+    sentence_sim: np.ndarray
+    window_sim: np.ndarray
+    passage_sim: np.ndarray  # per sentence (its passage's similarity)
+    sentence_bm25: np.ndarray
+    window_bm25: np.ndarray
+    base: np.ndarray  # the hand-set fusion, used to pick candidates
+    known_share: float
+    covered_share: float
+    unknown_share: float
+    article_sim: np.ndarray  # per article
+
+
+def term_weights(index: Index, text: str) -> dict[str, float]:
+    """IDF weight of each distinct content word of a text (words the articles never use weigh the most)."""
+    lexical = index.lexical
+    unknown = math.log(lexical.size + 1) + 0.7
+    return {t: (lexical.idf(t) if lexical.knows(t) else unknown) for t in dict.fromkeys(content_words(text))}
+
+
+def overlap(weights: dict[str, float], text_stems: set[str]) -> float:
+    """IDF-weighted share of the weighted words whose stem occurs in a text."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    return sum(w for t, w in weights.items() if stem(t) in text_stems) / total
+
+
+def query_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
+    """Score every sentence of the index for one query."""
+    sentence_sim = index.sentence_vectors @ vector
+    window_sim = index.window_vectors @ vector
+    passage_sim = (index.passage_vectors @ vector)[index.sentence_passage]
+    sentence_bm25 = index.sentence_lexical.scores(text)
+    window_bm25 = index.lexical.scores(text)
+    best_sentence_bm25 = float(sentence_bm25.max()) if sentence_bm25.size else 0.0
+    base = 0.5 * sentence_sim + window_sim + 0.6 * passage_sim
+    if best_sentence_bm25 > 0:
+        base = base + 0.2 * sentence_bm25 / best_sentence_bm25
+    weights = term_weights(index, text)
+    total = sum(weights.values()) or 1.0
+    known = sum(w for t, w in weights.items() if index.lexical.knows(t)) / total if weights else 0.0
+    covered = 0.0
+    if weights and window_bm25.size:
+        covered = overlap(weights, index.window_stems[int(np.argmax(window_bm25))])
+    unknown = sum(1 for t in weights if not index.lexical.knows(t)) / len(weights) if weights else 0.0
+    return QuerySignals(sentence_sim, window_sim, passage_sim, sentence_bm25, window_bm25, base,
+                        known, covered, unknown, index.article_vectors @ vector)
+
+
+def _rel(values: np.ndarray) -> np.ndarray:
+    """Values divided by their maximum (zeros when nothing scores)."""
+    top = float(values.max()) if values.size else 0.0
+    return values / top if top > 0 else np.zeros_like(values)
+
+
+def wants_number(question: str) -> bool:
+    """True when the question asks for a quantity, a date or a time."""
+    return NUMBER_QUESTION.search(question) is not None
+
+
+def wants_name(question: str) -> bool:
+    """True when the question asks who or for a name."""
+    return NAME_QUESTION.search(question) is not None
+
+
+def candidate_matrix(
+    index: Index,
+    question: str,
+    signals: QuerySignals,
+    rows: np.ndarray,
+    context: QuerySignals | None = None,
+    shown_passages: frozenset[int] = frozenset(),
+    memory_window: np.ndarray | None = None,
+    memory_sentence: np.ndarray | None = None,
+) -> np.ndarray:
+    """One feature row per candidate sentence (its window is the quote), in CANDIDATE_FEATURES order."""
+    n = len(rows)
+    s, w, p = signals.sentence_sim[rows], signals.window_sim[rows], signals.passage_sim[rows]
+    lo = np.array([index.window_bounds[r][0] for r in rows], dtype=np.int64)
+    hi = np.array([index.window_bounds[r][1] for r in rows], dtype=np.int64)
+    neighbour = np.maximum(np.maximum(signals.sentence_sim[lo], signals.sentence_sim[hi]), s)
+    weights = term_weights(index, question)
+    window_overlap = np.array([overlap(weights, index.window_stems[r]) for r in rows], dtype=np.float32)
+    sentence_overlap = np.array([overlap(weights, index.sentence_stems[r]) for r in rows], dtype=np.float32)
+    number_q, name_q = wants_number(question), wants_name(question)
+    has_number = index.window_has_number[rows]
+    has_name = index.window_has_name[rows]
+    if context is not None:
+        cw, cs = context.window_sim[rows], context.sentence_sim[rows]
+        cgap = cw - float(context.window_sim.max())
+    else:
+        cw = cs = cgap = np.zeros(n, dtype=np.float32)
+    passages = index.sentence_passage[rows]
+    in_shown = np.array([int(pp) in shown_passages for pp in passages], dtype=np.float32)
+    next_to = np.array([bool(shown_passages) and int(pp) not in shown_passages and (
+        (int(pp) - 1 in shown_passages and index.passage_article[int(pp) - 1] == index.passage_article[int(pp)])
+        or (int(pp) + 1 in shown_passages and int(pp) + 1 < len(index.passages)
+            and index.passage_article[int(pp) + 1] == index.passage_article[int(pp)])) for pp in passages],
+        dtype=np.float32)
+    mw = memory_window[rows] if memory_window is not None else np.zeros(n, dtype=np.float32)
+    ms = memory_sentence[rows] if memory_sentence is not None else np.zeros(n, dtype=np.float32)
+    best_memory = float(memory_window.max()) if memory_window is not None and memory_window.size else 0.0
+    columns = [
+        s, w, p, neighbour,
+        w - float(signals.window_sim.max()), s - float(signals.sentence_sim.max()),
+        p - float(signals.passage_sim.max()),
+        _rel(signals.sentence_bm25)[rows], _rel(signals.window_bm25)[rows],
+        np.minimum(signals.window_bm25[rows] / 10.0, 1.0),
+        window_overlap, sentence_overlap,
+        np.full(n, float(context is not None)), cw, cs, cgap, in_shown, next_to,
+        mw, ms, mw - best_memory,
+        has_number * number_q, (1 - has_number) * number_q, has_name * name_q,
+        (index.sentence_position[rows] < 2).astype(np.float32),
+        signals.base[rows] - float(signals.base.max()),
+        signals.article_sim[index.sentence_article[rows]],
+        signals.article_sim[index.sentence_article[rows]] - (float(signals.article_sim.max()) if signals.article_sim.size else 0.0),
+        np.array([overlap(weights, index.article_stems[a]) for a in index.sentence_article[rows]], dtype=np.float32),
+    ]
+    return np.column_stack([np.asarray(c, dtype=np.float32) for c in columns])
+
+
+def dense_best(signals: QuerySignals | None) -> float:
+    """The best sentence or window similarity of a query."""
+    if signals is None or not signals.sentence_sim.size:
+        return 0.0
+    return float(max(signals.sentence_sim.max(), signals.window_sim.max()))
+
+
+def question_row(
+    question: str,
+    signals: QuerySignals,
+    probabilities: np.ndarray,
+    top_rows: np.ndarray,
+    index: Index,
+    memory_in: float,
+    memory_out: float,
+    context: QuerySignals | None = None,
+) -> np.ndarray:
+    """The abstention model's features for one question, in QUESTION_FEATURES order."""
+    ordered = np.sort(probabilities)[::-1]
+    top = int(top_rows[0]) if len(top_rows) else 0
+    weights = term_weights(index, question)
+    values = [
+        float(ordered[0]) if ordered.size else 0.0, float(ordered[1]) if ordered.size > 1 else 0.0,
+        dense_best(signals), signals.known_share, signals.covered_share,
+        min(float(signals.window_bm25.max()) / 10.0, 1.0) if signals.window_bm25.size else 0.0,
+        memory_in, memory_out, memory_in - memory_out,
+        float(wants_number(question) and not index.window_has_number[top]),
+        float(wants_name(question) and not index.window_has_name[top]),
+        signals.unknown_share, min(len(content_words(question)) / 10.0, 1.0),
+        float(context is not None), dense_best(context),
+        max((overlap(weights, index.window_stems[int(r)]) for r in top_rows[:3]), default=0.0),
+        min(sum(1 for t in weights if not index.lexical.knows(t)) / 3.0, 1.0),
+        float(signals.passage_sim.max()) if signals.passage_sim.size else 0.0,
+        float(signals.window_sim[top]) if signals.window_sim.size else 0.0,
+    ]
+    return np.asarray(values, dtype=np.float32)
+

@@ -1,0 +1,92 @@
+"""A memory of questions already answered: each labelled question, its vector, and where its answer sits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge.index import Index
+from knowledge.labelled import LabelledItem
+from knowledge.text import fold
+
+
+def memory_text(item: LabelledItem) -> str:
+    """The text a labelled question is remembered by: a follow-up carries its earlier question."""
+    return " ".join([*item.previous[-1:], item.question])
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Labelled questions as vectors, with the sentence rows whose sentence or window holds an answer."""
+
+    items: tuple[LabelledItem, ...]
+    vectors: np.ndarray  # one query vector per item
+    window_rows: tuple[np.ndarray, ...]  # per item: rows whose window holds an answer span
+    sentence_rows: tuple[np.ndarray, ...]  # per item: rows whose sentence holds an answer span
+    in_scope: np.ndarray  # bool per item
+
+    @classmethod
+    def empty(cls, dims: int = 384) -> "Memory":
+        """A memory that knows nothing."""
+        return cls((), np.zeros((0, dims), dtype=np.float32), (), (), np.zeros(0, dtype=bool))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def without(self, ids: set[str]) -> "Memory":
+        """The same memory minus some items (cross-validation: a question never remembers itself)."""
+        keep = [n for n, item in enumerate(self.items) if item.id not in ids]
+        return Memory(tuple(self.items[n] for n in keep), self.vectors[keep],
+                      tuple(self.window_rows[n] for n in keep), tuple(self.sentence_rows[n] for n in keep),
+                      self.in_scope[keep])
+
+    def scores(self, vectors: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Per sentence row, the best similarity of a remembered question answered in its window / sentence,
+        and the best similarity to remembered in-scope and out-of-scope questions."""
+        window = np.zeros(size, dtype=np.float32)
+        sentence = np.zeros(size, dtype=np.float32)
+        if not len(self.items):
+            return window, sentence, 0.0, 0.0
+        sims = np.max(np.vstack([self.vectors @ v for v in vectors]), axis=0)
+        for n in np.argsort(-sims)[:64]:
+            if self.window_rows[n].size:
+                rows = self.window_rows[n]
+                window[rows] = np.maximum(window[rows], sims[n])
+            if self.sentence_rows[n].size:
+                rows = self.sentence_rows[n]
+                sentence[rows] = np.maximum(sentence[rows], sims[n])
+        best_in = float(sims[self.in_scope].max()) if self.in_scope.any() else 0.0
+        best_out = float(sims[~self.in_scope].max()) if (~self.in_scope).any() else 0.0
+        return window, sentence, best_in, best_out
+
+
+def recalled(memory: "Memory", vectors: list[np.ndarray], threshold: float) -> LabelledItem | None:
+    """The remembered question that is the same as this one (similarity at least `threshold`), if any."""
+    if not len(memory.items):
+        return None
+    sims = np.max(np.vstack([memory.vectors @ v for v in vectors]), axis=0)
+    best = int(np.argmax(sims))
+    return memory.items[best] if sims[best] >= threshold else None
+
+
+def locate(index: Index, spans: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence rows whose window, and whose sentence, holds one of the spans (compared folded)."""
+    wanted = [fold(s) for s in spans if fold(s)]
+    if not wanted:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    windows = [r for r, text in enumerate(index.folded_windows) if any(w in text for w in wanted)]
+    sentences = [r for r, text in enumerate(index.folded_sentences) if any(w in text for w in wanted)]
+    return np.asarray(windows, dtype=np.int64), np.asarray(sentences, dtype=np.int64)
+
+
+def build_memory(index: Index, items: list[LabelledItem], vectors: np.ndarray) -> Memory:
+    """Remember labelled questions (their vectors from memory_text) against an index."""
+    if not items:
+        return Memory.empty(index.sentence_vectors.shape[1] if index.sentence_vectors.size else 384)
+    located = [locate(index, item.answer_contains) for item in items]
+    return Memory(
+        items=tuple(items), vectors=np.asarray(vectors, dtype=np.float32),
+        window_rows=tuple(w for w, _ in located), sentence_rows=tuple(s for _, s in located),
+        in_scope=np.array([item.in_scope for item in items], dtype=bool),
+    )

@@ -1,0 +1,195 @@
+"""Fit the learned ranker on labelled questions, and measure it honestly with grouped k-fold cross-validation."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from knowledge.engine import Engine
+from knowledge.features import CANDIDATE_FEATURES, QUESTION_FEATURES, candidate_matrix, query_signals, question_row
+from knowledge.labelled import LabelledItem, folds, groups, items_hash
+from knowledge.memory import Memory
+from knowledge.models import Turn
+from knowledge.ranker import LinearModel, Ranker
+from knowledge.search import candidate_rows, context_text, shown_passages
+
+TARGET_FALSE_ABSTENTION = 0.03  # the operating point, chosen on the training folds (the goal is <= 0.05 unseen)
+REGULARISATION = 0.5  # inverse strength C of the logistic regressions
+CANDIDATES = 40
+
+
+@dataclass
+class Prepared:
+    """What the ranker's features need for one labelled question, computed once."""
+
+    item: LabelledItem
+    group: int
+    question: str
+    vector: np.ndarray
+    context_vector: np.ndarray | None
+    previous: tuple[Turn, ...]
+    window_rows: np.ndarray  # rows whose window holds an answer span
+    sentence_rows: np.ndarray  # rows whose sentence holds an answer span
+
+
+def prepare(engine: Engine, items: Sequence[LabelledItem]) -> list[Prepared]:
+    """Embed every question (and its conversation) once, and locate its answer spans in the index."""
+    from knowledge.memory import locate
+
+    texts = []
+    for item in items:
+        texts.append(item.question)
+        texts.append(context_text(item.question, list(item.previous)) if item.previous else item.question)
+        texts.append(item.previous[-1] if item.previous else item.question)
+    vectors = engine.embed(texts)
+    item_groups = groups(list(items))
+    prepared = []
+    for n, item in enumerate(items):
+        previous: tuple[Turn, ...] = ()
+        if item.previous:
+            earlier = query_signals(engine.index, vectors[3 * n + 2], item.previous[-1])
+            shown = []
+            for row in np.argsort(-earlier.base):
+                pid = engine.index.passages[int(engine.index.sentence_passage[row])].id
+                if pid not in shown:
+                    shown.append(pid)
+                if len(shown) == 3:
+                    break
+            previous = (*(Turn(p) for p in item.previous[:-1]), Turn(item.previous[-1], tuple(shown)))
+        window_rows, sentence_rows = locate(engine.index, item.answer_contains)
+        prepared.append(Prepared(
+            item=item, group=item_groups[n], question=item.question, vector=vectors[3 * n],
+            context_vector=vectors[3 * n + 1] if item.previous else None, previous=previous,
+            window_rows=window_rows, sentence_rows=sentence_rows,
+        ))
+    return prepared
+
+
+@dataclass
+class Rows:
+    """Feature rows of one question's candidates, with labels."""
+
+    features: np.ndarray
+    window_label: np.ndarray
+    sentence_label: np.ndarray
+    rows: np.ndarray
+
+
+def candidate_rows_for(engine: Engine, p: Prepared, memory: Memory) -> tuple[Rows, tuple]:
+    """Candidates and their features for one prepared question, given a memory (which must not hold it)."""
+    index = engine.index
+    signals = query_signals(index, p.vector, p.question)
+    context = None
+    if p.context_vector is not None:
+        context = query_signals(index, p.context_vector, context_text(p.question, list(p.previous)))
+    shown = shown_passages(index, p.previous)
+    vectors = [p.vector] + ([p.context_vector] if context is not None else [])
+    window_memory, sentence_memory, memory_in, memory_out = memory.scores(vectors, len(index.sentences))
+    base = signals.base if context is None else np.maximum(signals.base, context.base)
+    extra = [np.argsort(-window_memory)[:8]]
+    if shown:
+        near = {q + d for q in shown for d in (-1, 0, 1)}
+        extra.append(np.flatnonzero(np.isin(index.sentence_passage, list(near))))
+    rows = candidate_rows(index, base, np.concatenate(extra), CANDIDATES)
+    features = candidate_matrix(index, p.question, signals, rows, context, shown, window_memory, sentence_memory)
+    labelled = Rows(features, np.isin(rows, p.window_rows).astype(int), np.isin(rows, p.sentence_rows).astype(int),
+                    rows)
+    return labelled, (signals, context, memory_in, memory_out)
+
+
+def fit_linear(features: np.ndarray, labels: np.ndarray, c: float = REGULARISATION,
+               balanced: bool = False) -> LinearModel:
+    """A standardised logistic regression (scikit-learn), exported as plain numbers."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
+    model.fit((features - mean) / scale, labels)
+    return LinearModel(tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, model.coef_[0])),
+                       float(model.intercept_[0]))
+
+
+def group_ids(prepared: Sequence[Prepared]) -> dict[int, set[str]]:
+    """Item ids of each follow-up group."""
+    result: dict[int, set[str]] = {}
+    for p in prepared:
+        result.setdefault(p.group, set()).add(p.item.id)
+    return result
+
+
+def fit_ranker(engine: Engine, prepared: Sequence[Prepared], memory: Memory,
+               target_false_abstention: float = TARGET_FALSE_ABSTENTION) -> Ranker:
+    """Fit the window, sentence and abstention models; a question never sees itself (or its group) in memory."""
+    ids = group_ids(prepared)
+    per_item = []
+    for p in prepared:
+        rows, extras = candidate_rows_for(engine, p, memory.without(ids[p.group]))
+        per_item.append((p, rows, extras))
+    answerable = [(p, r) for p, r, _ in per_item if p.item.in_scope and r.window_label.any()]
+    x = np.vstack([r.features for _, r in answerable])
+    window = fit_linear(x, np.concatenate([r.window_label for _, r in answerable]))
+    sentence = fit_linear(x, np.concatenate([r.sentence_label for _, r in answerable]))
+    question_rows, labels = [], []
+    for p, r, (signals, context, memory_in, memory_out) in per_item:
+        probabilities = window.predict(r.features)
+        order = np.argsort(-probabilities)
+        question_rows.append(question_row(p.question, signals, probabilities, r.rows[order], engine.index,
+                                          memory_in, memory_out, context))
+        labels.append(int(p.item.in_scope))
+    q = np.vstack(question_rows)
+    y = np.asarray(labels)
+    abstain = fit_linear(q, y, balanced=True)
+    scores = abstain.predict(q)
+    in_scope = np.sort(scores[y == 1])
+    cut = int(np.floor(target_false_abstention * len(in_scope)))
+    threshold = float(in_scope[cut]) if len(in_scope) else 0.5
+    top_probabilities = [float(window.predict(r.features).max()) for _, r in answerable]
+    # further quotes: keep those at least as likely as the weakest best-quote of most answerable questions
+    quote_floor = float(np.quantile(top_probabilities, 0.05)) * 0.5 if top_probabilities else 0.01
+    return Ranker(window=window, sentence=sentence, abstain=abstain, answer_threshold=threshold,
+                  quote_floor=quote_floor, candidates=CANDIDATES, training={
+                      "items": len(prepared), "hash": items_hash([p.item for p in prepared]),
+                      "model": engine.index.model_name, "date": _dt.date.today().isoformat(),
+                      "target_false_abstention": target_false_abstention,
+                  })
+
+
+def cross_validate(
+    engine: Engine, items: Sequence[LabelledItem], k: int = 5,
+    fit: Callable[..., Ranker] = fit_ranker, on_fold: Callable[[int], None] | None = None,
+    extra_training: Sequence[LabelledItem] = (),
+) -> list[tuple[LabelledItem, Engine]]:
+    """For each item, an engine whose ranker and memory were fitted without the item's fold.
+
+    `extra_training` items (e.g. moderators' judgements) join every fold's training data, never its test data.
+    """
+    items = list(items)
+    fold_of = folds(items, k)
+    everything = items + list(extra_training)
+    prepared = prepare(engine, everything)
+    memory_all = engine.remember(everything)
+    result: list[tuple[LabelledItem, Engine]] = []
+    for fold in range(k):
+        test_ids = {item.id for item, f in zip(items, fold_of) if f == fold}
+        train = [p for p in prepared if p.item.id not in test_ids]
+        memory = memory_all.without(test_ids)
+        ranker = fit(engine, train, memory)
+        fold_engine = engine.with_knowledge(ranker, memory)
+        result.extend((item, fold_engine) for item, f in zip(items, fold_of) if f == fold)
+        if on_fold:
+            on_fold(fold)
+    order = {item.id: n for n, item in enumerate(items)}
+    return sorted(result, key=lambda pair: order[pair[0].id])
+
+
+def train(engine: Engine, items: Sequence[LabelledItem]) -> Ranker:
+    """Fit the ranker on every item (what ships); its memory is the same items."""
+    return fit_ranker(engine, prepare(engine, list(items)), engine.remember(list(items)))
+
+
+FEATURE_NAMES = {"candidate": CANDIDATE_FEATURES, "question": QUESTION_FEATURES}
