@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 
 browse: $(STAMP)
-	$(PY) -m datasette data/interactions.db --metadata datasette/metadata.json
+	$(PY) -m bot browse
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
