@@ -90,7 +90,9 @@ async def test_forget_me_deletes_the_callers_rows_in_that_server_and_logs_only_a
         assert rec.callback_type == 5 and rec.ephemeral
         reply = (await wait_private(rec))["content"]
         total = int(re.search(r"deleted ([0-9]+) records?", reply)[1])
-        assert total == 2 + 1 + 2 and "2 questions" in reply and "1 votes" in reply and "2 conversations" in reply
+        assert total == 2 + 1 + 1 + 2 and "2 questions and other commands" in reply and "2 conversations" in reply
+        assert "1 vote of yours, 1 vote others gave your answers" in reply  # bob's 👍 went with her answer
+        assert "your question from 1 More page of other members" in reply
 
         for table in ("interactions", "feedback", "conversations"):
             assert not db_rows(path, f"SELECT * FROM {table} WHERE user_id = ? AND guild_id = ?", (alice, a.id)), table
@@ -136,7 +138,9 @@ async def test_anonymised_mode_stores_no_raw_ids_and_review_still_groups_by_pers
         await gaps.wait_final(5)
         assert "\n\n**2×** by 2 people" in gaps.message["embeds"][0]["description"]
         forget = await emulator.slash("forget-me", user="alice")
-        assert "deleted 4 records" in (await wait_private(forget))["content"]  # 2 questions, 2 conversations
+        reply = (await wait_private(forget))["content"]
+        assert "deleted 5 records" in reply  # 2 questions, bob's vote on her answer, 2 conversations
+        assert "your id from 1 moderator look-up" in reply
 
     dump = "\n".join(sqlite3.connect(path).iterdump())
     members = [m for m in a.members.values() if m.user.username in ("alice", "bob", "moderator")]

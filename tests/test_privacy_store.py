@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -86,6 +87,7 @@ def test_forget_me_removes_one_persons_rows_in_one_server_only(tmp_path: Path) -
 
     result = review.forget_user(log.db, A.guild, "1001", now=NOW)
     assert (result.interactions, result.votes, result.conversations, result.kept_pending) == (6, 2, 5, 0)
+    assert (result.votes_on_theirs, result.copies, result.total) == (2, 1, 6 + 2 + 2 + 5)  # bob's 👍 and 👎 on hers
     a_rows = table(path, "SELECT * FROM interactions WHERE guild_id = ?", (str(A.guild),))
     assert not [r for r in a_rows if r["user_id"] == "1001"]
     assert not table(path, "SELECT * FROM feedback WHERE user_id = '1001' AND guild_id = ?", (str(A.guild),))
@@ -133,3 +135,65 @@ def test_anonymised_logs_hold_no_raw_ids_or_names_yet_group_by_person(tmp_path: 
     assert review.listing(conn, A.guild, {"sub": "unanswered"}).items[0].askers == 2
     assert review.forget_user(conn, A.guild, alice).interactions == 5
     conn.close()
+
+
+def test_the_log_zeroes_what_it_deletes_or_rewrites_from_the_start(tmp_path: Path) -> None:
+    log = InteractionLog(tmp_path / "log.db")
+    assert log.db.conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    log.close()
+
+
+def test_an_older_file_is_vacuumed_once_so_text_deleted_without_secure_delete_goes(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    log = InteractionLog(path)
+    row = log.record(Who(A.guild, A.channels[0], 1001, "Alice"), "ask", status="ok", reason=f"no {OLD_WORD} here")
+    log.close()
+    old = sqlite3.connect(path)  # as an older version (or a build with secure_delete off by default) deleted
+    old.execute("PRAGMA secure_delete = OFF")
+    old.execute("DELETE FROM interactions WHERE id = ?", (row,))
+    old.execute("DELETE FROM _migrations WHERE name = 'm010_zero_free_space'")
+    old.commit()
+    old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    old.close()
+    assert OLD_WORD.encode() in file_bytes(path)  # the deleted row's bytes are still in the file
+
+    again = InteractionLog(path)
+    assert again.migrations_applied == ["m010_zero_free_space"]
+    assert OLD_WORD.encode() not in file_bytes(path)
+    again.close()
+
+
+def lookup(user: str | None, **more: object) -> str:
+    """A /review's argument as the cog stores it."""
+    return json.dumps({"sub": "recent", "limit": 100, "user": user, "channel": None} | more, separators=(",", ":"))
+
+
+def test_a_lookup_of_a_forgotten_member_names_nobody_and_a_search_of_their_questions_loses_its_words() -> None:
+    assert json.loads(review.forget_lookup(lookup("1001"), "1001")) == {
+        "sub": "recent", "limit": 100, "user": review.FORGOTTEN_USER, "channel": None}
+    search = review.forget_lookup(lookup("anon:0123456789abcdef01234567", sub="search", text="wombat"),
+                                  "anon:0123456789abcdef01234567")
+    assert json.loads(search)["text"] == "" and "wombat" not in search and "anon:" not in search
+    for other in (lookup("10011"), lookup(None), lookup("1002"), '{"sub":"stats"}', "[1001]", "not json", None):
+        assert review.forget_lookup(other, "1001") is None, other
+
+
+def test_forget_me_takes_the_member_out_of_moderators_lookups_in_that_server_only(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    log = InteractionLog(path)
+    moderator_a, moderator_b = Who(A.guild, A.channels[0], 9001, "Mod"), Who(B.guild, B.channels[0], 9002, "Mod B")
+    of_alice = log.record(moderator_a, "review", status="ok", argument=lookup("1001"))
+    searched = log.record(moderator_a, "review", status="ok",
+                          argument=lookup("1001", sub="search", text=f"{ALICE_WORD} beijing"))
+    of_bob = log.record(moderator_a, "review", status="ok", argument=lookup("1002"))
+    in_b = log.record(moderator_b, "review", status="ok", argument=lookup("1001"))
+
+    result = review.forget_user(log.db, A.guild, "1001", now=NOW)
+    assert (result.lookups, result.total) == (2, 0)
+    arguments = {r["id"]: json.loads(r["argument"]) for r in table(path, "SELECT id, argument FROM interactions")}
+    assert arguments[of_alice]["user"] == arguments[searched]["user"] == review.FORGOTTEN_USER
+    assert arguments[searched]["text"] == ""
+    assert arguments[of_bob]["user"] == "1002" and arguments[in_b]["user"] == "1001"
+    assert review.listing(log.db, A.guild, arguments[searched], before_id=searched).items == []
+    log.close()
+    assert ALICE_WORD.encode() not in file_bytes(path)

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import review
 from bot.client import ChannelNotAllowed, send_private
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ class Errors(commands.Cog):
         """Put the default handler back."""
         self.bot.tree.on_error = self._previous
 
+    def member(self, interaction: discord.Interaction) -> str:
+        """Who, for the process log: the id the interaction log stores (a keyed hash where anonymised logging is on)."""
+        return review.user_key(interaction.user.id, self.bot.anonymize_key_for(interaction.guild_id))
+
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Explain refusals; report failures."""
         command = interaction.command.qualified_name if interaction.command else "unknown"
@@ -47,7 +52,7 @@ class Errors(commands.Cog):
             await self.bot.report_error(interaction, command, error.original, question=question)
             return
         if isinstance(error, ChannelNotAllowed):
-            text, status = f"I only answer in {_channels(self.bot.settings.allowed_channel_ids)}.", "refused"
+            text, status = f"I only answer in {_channels(self.bot.allowed_channels(interaction.guild_id))}.", "refused"
         elif isinstance(error, app_commands.CommandOnCooldown):
             text, status = f"Slow down a little — try again in {error.retry_after:.0f} s.", "rate_limited"
         elif isinstance(error, app_commands.NoPrivateMessage):
@@ -59,7 +64,7 @@ class Errors(commands.Cog):
         else:
             await self.bot.report_error(interaction, command, error)
             return
-        _log.info("/%s refused for %s: %s", command, interaction.user.id, type(error).__name__)
+        _log.info("/%s refused for %s: %s", command, self.member(interaction), type(error).__name__)
         try:
             await send_private(interaction, text)
         except discord.HTTPException as exc:

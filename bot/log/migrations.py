@@ -92,9 +92,65 @@ def m002_questions_fts(db: sqlite_utils.Database) -> None:
     db["interactions"].enable_fts(["question"], create_triggers=True, tokenize="porter", replace=True)
 
 
+def m010_zero_free_space(db: sqlite_utils.Database) -> None:
+    """Rewrite the file once (VACUUM), so free space left before secure_delete was on holds no deleted text."""
+    # VACUUM can't run inside a transaction: commit migrate()'s (empty) one and open a new one for its bookkeeping.
+    db.conn.execute("COMMIT")
+    db.conn.execute("VACUUM")
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the old page images leave the WAL file too
+    db.conn.execute("BEGIN IMMEDIATE")
+
+
+def m020_guild_settings(db: sqlite_utils.Database) -> None:
+    """Per-server settings (one row per server and key) and the history of every change."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE guild_settings (
+            guild_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            PRIMARY KEY (guild_id, key)
+        );
+        CREATE TABLE guild_setting_changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            guild_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            old_value TEXT,
+            new_value TEXT,
+            changed_by TEXT NOT NULL,
+            changed_by_name TEXT,
+            changed_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_guild_setting_changes ON guild_setting_changes (guild_id, changed_at)
+        """
+    )
+
+
+def m021_article_uploads(db: sqlite_utils.Database) -> None:
+    """Who added which article file from Discord (for /articles list)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE article_uploads (
+            file_name TEXT PRIMARY KEY,
+            article_id TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            added_by_name TEXT,
+            added_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_create_tables,
     m002_questions_fts,
+    m010_zero_free_space,
+    m020_guild_settings,
+    m021_article_uploads,
 )
 
 

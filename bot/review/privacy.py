@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,25 +98,55 @@ def purge_older_than(db: Any, days: int, *, now: datetime | None = None) -> Purg
 
 @dataclass(frozen=True)
 class Forgotten:
-    """What forget-me removed for one person in one server."""
+    """What forget-me removed (and what it changed in other people's rows) for one person in one server."""
 
     interactions: int
-    votes: int
+    votes: int  # their own votes
+    votes_on_theirs: int  # other members' votes on their answers, removed with the answers
     conversations: int
     kept_pending: int  # answers still being written; run forget-me again after they finish
+    lookups: int = 0  # moderators' /review rows that named them, now naming FORGOTTEN_USER
+    copies: int = 0  # other members' More pages whose copy of their question was blanked
 
     @property
     def total(self) -> int:
         """Every row removed."""
-        return self.interactions + self.votes + self.conversations
+        return self.interactions + self.votes + self.votes_on_theirs + self.conversations
+
+
+def forget_lookup(argument: str | None, user: str) -> str | None:
+    """A /review's stored filters with the member it looked up replaced by FORGOTTEN_USER; None if it named nobody."""
+    # A search limited to the member's questions also loses its words: they describe what that member asked.
+    try:
+        params = json.loads(argument or "")
+    except ValueError:
+        return None
+    if not isinstance(params, dict) or params.get("user") != user:
+        return None
+    params["user"] = FORGOTTEN_USER
+    if "text" in params:
+        params["text"] = ""
+    return json.dumps(params, separators=(",", ":"))
+
+
+def _forget_lookups(conn: sqlite3.Connection, scope: str, scope_params: list[Any], user: str) -> int:
+    """Rewrite the /review rows (in scope) whose filters named user; return how many."""
+    rows = conn.execute(
+        f"SELECT id, argument FROM interactions WHERE {scope} AND command = 'review' AND instr(argument, ?) > 0",
+        [*scope_params, user],
+    ).fetchall()
+    changed = [(new, row_id) for row_id, argument in rows if (new := forget_lookup(argument, user)) is not None]
+    conn.executemany("UPDATE interactions SET argument = ? WHERE id = ?", changed)
+    return len(changed)
 
 
 def forget_user(
     db: Any, guild: Any, user: str, *, now: datetime | None = None, record: bool = True
 ) -> Forgotten:
     """Delete one person's rows in one server (every command, their votes, conversations); log only the count."""
-    # Other people's More pages repeat the person's question: that copy is blanked. The row record=True adds
-    # names nobody (user_id 'forgotten', no channel) and holds only how many rows were removed.
+    # Other people's More pages repeat the person's question: that copy (and the reason it gave) is blanked, and
+    # moderators' look-ups of the person name FORGOTTEN_USER instead. The row record=True adds names nobody
+    # (user_id 'forgotten', no channel) and holds only how many rows were removed.
     scope, scope_params = guild_clause(guild, "guild_id")
     mine = f"SELECT id FROM interactions WHERE {scope} AND user_id = ? AND status != 'pending'"
     params = [*scope_params, user]
@@ -123,19 +154,21 @@ def forget_user(
         pending = conn.execute(
             f"SELECT COUNT(*) FROM interactions WHERE {scope} AND user_id = ? AND status = 'pending'", params
         ).fetchone()[0]
-        conn.execute(
-            f"UPDATE interactions SET question = NULL WHERE command = 'more' AND user_id != ? "
+        copies = conn.execute(
+            f"UPDATE interactions SET question = NULL, reason = NULL WHERE command = 'more' AND user_id != ? "
             f"AND parent_id IN ({mine})",
             [user, *params],
-        )
+        ).rowcount
         votes = conn.execute(
             f"""DELETE FROM feedback WHERE user_id = ? AND ({scope} OR interaction_id IN
                 (SELECT id FROM interactions WHERE {scope}))""",
             [user, *scope_params, *scope_params],
         ).rowcount
+        votes_on_theirs = conn.execute(f"DELETE FROM feedback WHERE interaction_id IN ({mine})", params).rowcount
         interactions = _drop_interactions(conn, mine, params)
         conversations = _drop_conversations(conn, f"{scope} AND user_id = ?", params)
-        result = Forgotten(interactions, votes, conversations, int(pending))
+        lookups = _forget_lookups(conn, scope, scope_params, user)
+        result = Forgotten(interactions, votes, votes_on_theirs, conversations, int(pending), lookups, copies)
         if record:
             conn.execute(
                 """INSERT INTO interactions (created_at, guild_id, user_id, command, argument, status)
