@@ -10,9 +10,16 @@ export TRANSFORMERS_OFFLINE := 1
 
 install: $(STAMP)
 
+# Where pip gets torch. Empty: PyPI, whose Linux x86-64 torch is the CUDA build (it pulls several GB of nvidia-*
+# wheels). For the CPU build: make run TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu (before the first install).
+TORCH_INDEX_URL ?=
+TORCH_PIN := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(if $(TORCH_INDEX_URL),$(PIP_INSTALL) --index-url $(TORCH_INDEX_URL) '$(TORCH_PIN)')
+	$(PIP_INSTALL) -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -31,7 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 
 browse: $(STAMP)
-	$(PY) -m datasette data/interactions.db --metadata datasette/metadata.json
+	$(PY) -m bot browse
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

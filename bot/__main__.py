@@ -1,4 +1,4 @@
-"""Entry point: python -m bot run | sync | ask | index | eval | train | logs."""
+"""Entry point: python -m bot run | sync | ask | index | eval | train | logs | browse."""
 
 from __future__ import annotations
 
@@ -20,17 +20,27 @@ def build_parser() -> argparse.ArgumentParser:
     quality_cli.add_eval_parser(sub)
     quality_cli.add_train_parser(sub)
     logs_cli.add_logs_parser(sub)
+    logs_cli.add_browse_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run the chosen sub-command."""
+    """Parse arguments and run the chosen sub-command; a known failure is one sentence, Ctrl-C a clean exit."""
+    from bot.problems import Problem
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except Problem as problem:
+        print(problem, file=sys.stderr)
+        return problem.code
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -46,16 +46,21 @@ def apply_endpoints(settings: Settings) -> None:
 
 
 def open_engine(settings: Settings, *, progress: bool = False):
-    """Load the knowledge engine (blocking: call it in a thread)."""
+    """Load the knowledge engine (blocking: call it in a thread); a failure is a Problem of one sentence."""
+    from bot.problems import Problem, engine_problem
     from knowledge import Engine
 
-    return Engine.open(
-        settings.knowledge_dir,
-        cache_path=settings.index_path,
-        model_name=settings.embedding_model,
-        progress=progress,
-        ranker_path=ranker_path(settings),
-    )
+    try:
+        return Engine.open(
+            settings.knowledge_dir,
+            cache_path=settings.index_path,
+            model_name=settings.embedding_model,
+            progress=progress,
+            ranker_path=ranker_path(settings),
+        )
+    except Exception as exc:
+        _log.debug("Opening the engine failed", exc_info=exc)
+        raise Problem(engine_problem(exc, settings)) from exc
 
 
 def ranker_path(settings: Settings):
@@ -160,6 +165,10 @@ class QuoteBot(commands.Bot):
         self.closing = False
         self.synced: list[app_commands.AppCommand] = []
         self._flights: dict[asyncio.Task, Flight] = {}
+        self.logged_in = asyncio.Event()  # Discord accepted the token (setup_hook began)
+        self.set_up = asyncio.Event()  # setup_hook ended: the gateway connection comes next
+        self.gateway_ready = asyncio.Event()  # the first READY arrived
+        self.add_listener(self._first_connect, "on_connect")
         apply_endpoints(settings)
 
     def __repr__(self) -> str:
@@ -167,6 +176,7 @@ class QuoteBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Open the log, load the engine off the loop, load cogs, register buttons, sync to the dev guild."""
+        self.logged_in.set()
         if self.serving:
             await self.log.open(interrupt_stale=True)
             await self.load_server_settings()
@@ -182,6 +192,11 @@ class QuoteBot(commands.Bot):
         if self.serving and self.settings.discord_guild_id:
             self.synced = await self.sync_to_guild(self.settings.discord_guild_id)
             _log.info("Synced %d commands to guild %s", len(self.synced), self.settings.discord_guild_id)
+        self.set_up.set()
+
+    async def _first_connect(self) -> None:
+        """Note the first READY (the start-up watch in bot.runner waits for it)."""
+        self.gateway_ready.set()
 
     async def sync_to_guild(self, guild_id: int) -> list[app_commands.AppCommand]:
         """Copy the global commands to one guild and sync them there (instant, unlike a global sync)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 PACKAGED_ARTICLES = Path(__file__).resolve().parents[1] / "knowledge" / "articles"
 _SNOWFLAKE = re.compile(r"[0-9]{1,20}")
@@ -38,6 +39,7 @@ class Settings:
     conversation_idle_minutes: float = 30.0
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+    discord_connect_timeout: float = 30.0
     log_level: str = "INFO"
     moderator_role_ids: frozenset[int] = frozenset()
     log_retention_days: int = 90
@@ -144,6 +146,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "conversation_idle_minutes": _number(1, 10080, integer=False),
     "discord_api_base": _url("http", "https"),
     "discord_gateway_url": _url("ws", "wss"),
+    "discord_connect_timeout": _number(1, 600, integer=False),
     "log_level": _log_level,
     "moderator_role_ids": _snowflakes,
     "log_retention_days": _number(0, 36500, integer=True),
@@ -154,12 +157,29 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
 }
 
 
+_DOTENV_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def check_dotenv(path: str | Path) -> None:
+    """Raise SettingsError naming the file and line of the first line python-dotenv can't parse (never its value)."""
+    with open(path, encoding="utf-8") as handle:
+        for binding in parse_stream(handle):
+            if binding.error:
+                key = _DOTENV_KEY.match(binding.original.string)
+                what = f" ({key.group(1)})" if key else ""
+                raise SettingsError(
+                    f"{path} line {binding.original.line}{what} can't be parsed; write it as KEY=value, "
+                    "closing any quote you open."
+                )
+
+
 def read_environment(
     environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env"
 ) -> dict[str, str]:
-    """Merge `.env` under the real environment (real variables win)."""
+    """Merge `.env` under the real environment (real variables win); a line that can't be parsed is an error."""
     merged: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
+        check_dotenv(dotenv_path)
         merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     merged.update(os.environ if environ is None else environ)
     return merged
@@ -180,13 +200,70 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | P
 
 
 CHATTY_LIBRARIES = ("bm25s", "sentence_transformers", "transformers", "huggingface_hub", "urllib3", "filelock")
+TERSE_FORMAT = "{levelname_lower}: {message}"
+PLAIN_FORMAT = "[{asctime}] [{levelname:<8}] {name}: {message}"
+
+
+class _TerseFormatter(logging.Formatter):
+    """'warning: message' for the terminal commands, where log lines are rare and read by a person."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname_lower = record.levelname.lower()
+        return super().format(record)
+
+
+class _BriefNetworkErrors(logging.Filter):
+    """Below DEBUG, a network error's traceback (discord.py logs one per reconnect) becomes one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and is_network_error(error):
+            detail = (str(error).strip().splitlines() or [""])[0]
+            record.msg, record.args = f"{record.getMessage()} ({type(error).__name__}: {detail})", None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def is_network_error(error: BaseException) -> bool:
+    """Whether error is a connection failure (or one raised while handling it), not a bug."""
+    import aiohttp
+    import discord
+
+    kinds = (OSError, TimeoutError, aiohttp.ClientError, discord.ConnectionClosed, discord.GatewayNotFound)
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def log_formatter(stream: Any, *, terse: bool = False) -> logging.Formatter | None:
+    """Plain text unless stream is a terminal (None: discord.py's colours, which in Docker go to files too)."""
+    if terse:
+        return _TerseFormatter(TERSE_FORMAT, style="{")
+    if hasattr(stream, "isatty") and stream.isatty():
+        return None
+    return logging.Formatter(PLAIN_FORMAT, "%Y-%m-%d %H:%M:%S", style="{")
 
 
 def configure_logging(level: str, *, quiet: bool = False) -> None:
-    """Send log records to stderr at the configured level (libraries' chatter only at DEBUG)."""
+    """Log to stderr at level (libraries at DEBUG only); quiet: just 'warning: …' lines; replaces its old handler."""
+    import sys
+
     import discord.utils
 
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_quote_bot", False)]:
+        root.removeHandler(old)
     number = getattr(logging, level, logging.INFO)
-    discord.utils.setup_logging(level=max(number, logging.WARNING) if quiet else number, root=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._quote_bot = True  # type: ignore[attr-defined]
+    if number > logging.DEBUG:
+        handler.addFilter(_BriefNetworkErrors())
+    discord.utils.setup_logging(
+        handler=handler, formatter=log_formatter(sys.stderr, terse=quiet) or discord.utils.MISSING,
+        level=max(number, logging.WARNING) if quiet else number, root=True,
+    )
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.DEBUG if number <= logging.DEBUG else logging.WARNING)

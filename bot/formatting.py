@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -9,6 +11,7 @@ from datetime import date
 
 import discord
 
+from bot.markup import Run, styled_runs
 from knowledge.models import Answer, Article, Passage, Quote
 
 CONTENT_LIMIT = 2000
@@ -86,20 +89,16 @@ def neutralise_mentions(text: str) -> str:
 
 
 def escape_inline(text: str) -> str:
-    """Escape code, spoiler, strike and underline markers; keep the article's own *emphasis* when balanced."""
-    tokens = re.findall(r"\\[^\w\s]|\\|\*+|[_`~|]|[^\\*_`~|]+", text)
-    stars = sum(len(t) for t in tokens if t.startswith("*"))
-    keep_stars = stars % 2 == 0 and all(len(t) <= 3 for t in tokens if t.startswith("*"))
+    """Escape every markdown marker that is the article's literal text; keep the article's own backslash escapes."""
+    tokens = re.findall(r"\\[^\w\s]|\\|[*_`~|]|[^\\*_`~|]+", text)
     out = []
     for token in tokens:
         if token == "\\":
             out.append("\\\\")
         elif token.startswith("\\") or token[0] not in _ESCAPED:
             out.append(token)
-        elif token.startswith("*") and keep_stars:
-            out.append(token)
         else:
-            out.append("".join("\\" + ch for ch in token))
+            out.append("\\" + token)
     return "".join(out)
 
 
@@ -135,50 +134,64 @@ def _window(text: str, highlight: tuple[int, int], limit: int) -> tuple[int, int
     return lo, hi
 
 
-def _segments(quote: Quote, limit: int) -> list[tuple[str, bool]]:
-    """Quote text trimmed to limit chars, split into (text, is_highlight) runs with ellipses."""
+def _segments(quote: Quote, limit: int) -> list[Run]:
+    """Quote text trimmed to limit chars as styled runs (emphasis, the highlight), with ellipses."""
     text = quote.text
     lo, hi = _window(text, quote.highlight, limit)
-    a, b = (max(lo, min(x, hi)) for x in quote.highlight)
-    runs = [(text[lo:a], False), (text[a:b], True), (text[b:hi], False)]
+    runs = styled_runs(text, quote.highlight, lo, hi)
     if lo > 0:
-        runs.insert(0, (ELLIPSIS, False))
+        runs.insert(0, Run(ELLIPSIS, ELLIPSIS))
     if hi < len(text):
-        runs.append((ELLIPSIS, False))
-    return [(t, bold) for t, bold in runs if t]
+        runs.append(Run(ELLIPSIS, ELLIPSIS))
+    return [run for run in runs if run.raw]
 
 
-def _render_line(runs: list[tuple[str, bool]]) -> str:
-    """One block-quote line: escaped runs, the highlight in bold (spaces kept outside the markers)."""
-    out = []
-    for text, bold in runs:
-        body = escape_inline(text)
-        if bold and body.strip():
-            stripped = body.strip()
-            if "*" in stripped:
-                stripped = stripped.replace("\\*", "*").replace("*", "\\*")
-            lead = body[: len(body) - len(body.lstrip())]
-            trail = body[len(body.rstrip()) :]
-            body = f"{lead}**{stripped}**{trail}"
-        if out and out[-1].endswith("*") and body.startswith("*"):
-            body = "\u200b" + body
-        out.append(body)
-    line = "".join(out).strip()
+def _wrap(body: str, marker: str) -> str:
+    """body between markers, white space outside them (`** x**` stays literal), never touching an inner star."""
+    core = body.strip()
+    if not marker or not core:
+        return body
+    lead, trail = body[: len(body) - len(body.lstrip())], body[len(body.rstrip()) :]
+    inner_lead = "\u200b" if core.startswith("*") else ""
+    inner_trail = "\u200b" if core.endswith("*") else ""
+    return f"{lead}{marker}{inner_lead}{core}{inner_trail}{marker}{trail}"
+
+
+def _join(pieces: list[str]) -> str:
+    """Concatenate, keeping two marker runs apart with a zero-width space (`*a***b**` is ambiguous)."""
+    out = ""
+    for piece in pieces:
+        if out.endswith("*") and piece.startswith("*"):
+            out += "\u200b"
+        out += piece
+    return out
+
+
+def _render_line(runs: list[Run]) -> str:
+    """One block-quote line: escaped text, the article's emphasis, the highlight in bold around it."""
+    groups = []
+    for marked, group in itertools.groupby(runs, key=lambda run: run.mark):
+        inner = []
+        for run in group:
+            marker = "*" * (run.italic + 2 * (run.strong and not marked))
+            inner.append(_wrap(escape_inline(run.raw), marker))
+        groups.append(_wrap(_join(inner), "**" if marked else ""))
+    line = _join(groups).strip()
     line = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), line)
     return "> " + line
 
 
 def _render_quote(quote: Quote, limit: int) -> str:
     """A quote as Discord block-quote lines, at most limit raw characters of article text."""
-    lines: list[list[tuple[str, bool]]] = [[]]
-    for text, bold in _segments(quote, limit):
-        parts = clean(text).split("\n")
+    lines: list[list[Run]] = [[]]
+    for run in _segments(quote, limit):
+        parts = clean(run.raw).split("\n")
         for i, part in enumerate(parts):
             if i:
                 lines.append([])
             if part:
-                lines[-1].append((part, bold))
-    rendered = [_render_line(runs) for runs in lines if "".join(t for t, _ in runs).strip()]
+                lines[-1].append(dataclasses.replace(run, raw=part, text=part))
+    rendered = [_render_line(runs) for runs in lines if "".join(r.raw for r in runs).strip()]
     return neutralise_mentions("\n".join(rendered) or "> " + ELLIPSIS)
 
 
@@ -279,14 +292,14 @@ def abstain_embed(answer: Answer, *, asked_by: str = "", kind: str = "ask", note
     return embed
 
 
+NOTHING_MORE = "That's all the articles have on this: no other passage is relevant enough to quote."
 FIND_QUOTES_ABSTAIN = ("**The articles have nothing on this message**, so I won't quote something unrelated as if it "
                        "confirmed or refuted it.")
 
 
 def nothing_more_text(answer: Answer) -> str:
-    """Ephemeral note when More has no further quotes."""
-    reason = f" ({clip(escape_text(one_line(answer.reason)), 300)})" if answer.reason.strip() else ""
-    return clip(f"That's everything relevant the articles have on this question{reason}.", CONTENT_LIMIT)
+    """Ephemeral note when More comes back abstained (nothing relevant is left)."""
+    return NOTHING_MORE
 
 
 def sources_embed(articles: Sequence[Article], passage_counts: dict[str, int]) -> discord.Embed:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -10,6 +12,10 @@ from typing import Any
 
 from bot import review
 from bot.config import SettingsError, load_settings
+from bot.log.local import LOCAL_COMMAND
+
+METADATA = Path(__file__).resolve().parents[1] / "datasette" / "metadata.json"
+LOG_COMMANDS = (*review.QUESTION_COMMANDS, LOCAL_COMMAND)  # questions from Discord and from the local prompt
 
 FORMATS = ("table", "csv", "json", "jsonl")
 EPILOG = """examples:
@@ -43,6 +49,15 @@ def add_logs_parser(sub: Any) -> None:
     parser.set_defaults(handler=logs_command)
 
 
+def add_browse_parser(sub: Any) -> None:
+    """Register `browse`."""
+    parser = sub.add_parser("browse", help="browse the interaction log in Datasette on http://127.0.0.1:8001")
+    parser.add_argument("--db", type=Path, help="the log database (default: DATABASE_PATH, i.e. data/interactions.db)")
+    parser.add_argument("--env-file", default=".env", help="settings file read under the environment (default .env)")
+    parser.add_argument("--port", type=int, default=8001, help="port on 127.0.0.1 (default 8001)")
+    parser.set_defaults(handler=browse_command)
+
+
 def user_filter(value: str | None, anonymize_key: str | None) -> dict[str, str]:
     """--user as a filter: an id (hashed like the bot does when anonymising), an anon: key, or a display name."""
     if not value:
@@ -67,7 +82,7 @@ def build_filters(args: argparse.Namespace, anonymize_key: str | None = None) ->
         search=args.search,
         unanswered=args.unanswered,
         unhelpful=args.unhelpful,
-        commands=() if args.all_commands else review.QUESTION_COMMANDS,
+        commands=() if args.all_commands else LOG_COMMANDS,
         **user_filter(args.user, anonymize_key),
     )
 
@@ -75,9 +90,15 @@ def build_filters(args: argparse.Namespace, anonymize_key: str | None = None) ->
 def open_log(path: Path) -> sqlite3.Connection:
     """Open an existing log for reading (never creates one)."""
     if not path.is_file():
-        raise FileNotFoundError(f"There is no interaction log at {path} (set DATABASE_PATH or pass --db).")
+        raise FileNotFoundError(f"There is no interaction log at {path} yet: it appears after the first question "
+                                "(set DATABASE_PATH or pass --db if it is elsewhere).")
     conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'interactions'").fetchone():
+    try:
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'interactions'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise FileNotFoundError(f"{path} is not an interaction log ({exc}).") from None
+    if not found:
         conn.close()
         raise FileNotFoundError(f"{path} is not an interaction log (it has no interactions table).")
     return conn
@@ -92,6 +113,9 @@ def logs_command(args: argparse.Namespace, stdout=None) -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     key = settings.anonymize_key if settings.anonymize_users else None
+    if args.limit is not None and args.limit < 1:
+        print(f"--limit must be 1 or more, got {args.limit}.", file=sys.stderr)
+        return 2
     try:
         filters = build_filters(args, key)
         conn = open_log(args.db or settings.database_path)
@@ -106,6 +130,29 @@ def logs_command(args: argparse.Namespace, stdout=None) -> int:
     finally:
         conn.close()
     if args.limit is not None:
-        records = records[-args.limit:] if args.limit > 0 else []
+        records = records[-args.limit:]
     stdout.write(review.render(records, args.format))
     return 0
+
+
+def browse_command(args: argparse.Namespace) -> int:
+    """Serve the log with Datasette and its metadata (replaces this process); one sentence when it can't."""
+    try:
+        settings = load_settings(dotenv_path=args.env_file)
+    except SettingsError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    path = args.db or settings.database_path
+    try:
+        open_log(path).close()
+    except (FileNotFoundError, sqlite3.Error) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if importlib.util.find_spec("datasette") is None:
+        print("Datasette is not installed; install it with: .venv/bin/pip install -e '.[review]'", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "datasette", "serve", str(path), "--metadata", str(METADATA),
+               "--host", "127.0.0.1", "--port", str(args.port)]
+    print(f"Serving {path} on http://127.0.0.1:{args.port} (Ctrl-C stops it).", file=sys.stderr, flush=True)
+    os.execv(sys.executable, command)
+    return 0  # not reached

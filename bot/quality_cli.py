@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,6 @@ from knowledge.labelled import LabelledSetError, LabelledItem, load_items, parse
 
 SHIPPED_LABEL = "the shipped questions (knowledge/data: dev + train)"
 DEFAULT_LOG = Path("data/interactions.db")
-DEFAULT_RANKER_OUTPUT = Path("data/ranker.json")
 MAX_HIT3_DROP = 0.01  # train refuses a ranker whose shipped-set cross-validated hit@3 falls by more
 
 
@@ -21,9 +19,9 @@ class CommandError(RuntimeError):
     """A failure a person can fix, told in one sentence."""
 
 
-def log_items(path: Path | None, guild: int | None = None) -> list[LabelledItem]:
-    """The moderators' judgements in the interaction log, as labelled items (issue 11's export)."""
-    path = Path(path or os.environ.get("DATABASE_PATH") or DEFAULT_LOG)
+def log_items(path: Path | None, guild: int | None = None, default: Path = DEFAULT_LOG) -> list[LabelledItem]:
+    """The moderators' judgements in the interaction log, as labelled items."""
+    path = Path(path or default)
     if not path.exists():
         raise CommandError(f"There is no interaction log at {path}: judge some answers in Discord first, "
                            "or name the file with --with-log PATH.")
@@ -49,11 +47,18 @@ def read_sets(files: list[Path]) -> list[LabelledItem]:
     return items
 
 
-def open_for_quality(args: argparse.Namespace, ranker_path: Path | None = None, remembered=None):
-    """Open the engine for evaluation or training (progress to stderr)."""
+def quality_settings(args: argparse.Namespace):
+    """Settings from the environment and .env with the command line's engine options."""
+    from bot.cli import cli_settings
+
+    return cli_settings(args)
+
+
+def open_for_quality(args: argparse.Namespace, settings):
+    """Open the engine for evaluation or training (RANKER_PATH when that file exists, else the shipped one)."""
     from bot.cli import open_engine
 
-    return open_engine(args, ranker_path=ranker_path, remembered=remembered)
+    return open_engine(args, settings=settings)
 
 
 def cv_results(engine, items, folds: int, extra=(), on_fold=None):
@@ -76,9 +81,10 @@ def handle_eval(args: argparse.Namespace) -> int:
     from knowledge.evaluate import abstention_curve, failures, format_curve, format_table, metrics, run_baseline
     from knowledge.evaluate import run_pipeline
 
+    settings = quality_settings(args)
     try:
-        extra = log_items(args.with_log, args.guild) if args.with_log is not False else []
-        engine = open_for_quality(args)
+        extra = log_items(args.with_log, args.guild, settings.database_path) if args.with_log is not False else []
+        engine = open_for_quality(args, settings)
         if args.files:
             items = read_sets(args.files)
             known = {i.question for i in engine.memory.items}
@@ -121,10 +127,11 @@ def handle_train(args: argparse.Namespace) -> int:
     from knowledge.training import train
 
     started = time.perf_counter()
+    settings = quality_settings(args)
     try:
-        judged = log_items(args.with_log, args.guild) if args.with_log is not False else []
+        judged = log_items(args.with_log, args.guild, settings.database_path) if args.with_log is not False else []
         shipped = shipped_items()
-        engine = open_for_quality(args)
+        engine = open_for_quality(args, settings)
         print(f"Training on {len(shipped)} shipped questions" + (f" and {len(judged)} judged in the log" if judged
                                                                   else "") + ".", flush=True)
         before = metrics(cv_results(engine, shipped, args.folds, on_fold=print_progress("shipped sets")))
@@ -151,7 +158,7 @@ def handle_train(args: argparse.Namespace) -> int:
         ranker = ranker.with_training(remember=[i.to_json() for i in judged],
                                       cross_validated={k: round(v, 4) for k, v in after.items()
                                                        if "latency" not in k})
-        output = Path(args.output or os.environ.get("RANKER_PATH") or DEFAULT_RANKER_OUTPUT)
+        output = Path(args.output or settings.ranker_path)
         try:
             ranker.save(output)
         except OSError as exc:
@@ -195,7 +202,7 @@ def add_train_parser(sub) -> None:
 
     parser = sub.add_parser("train", help="refit the learned ranker and print cross-validated figures")
     parser.add_argument("--output", type=Path, default=None,
-                        help=f"where to write the ranker (default: RANKER_PATH or {DEFAULT_RANKER_OUTPUT})")
+                        help="where to write the ranker (default: RANKER_PATH, data/ranker.json)")
     add_log_options(parser)
     engine_options(parser)
     parser.set_defaults(handler=handle_train)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Callable, Collection, Sequence
 
+from knowledge.conversation import continues
 from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
 from knowledge.index import Index, build_index
 from knowledge.labelled import LabelledItem, shipped_items
@@ -108,6 +109,10 @@ class Engine:
     def passage(self, passage_id: str) -> Passage | None:
         """One passage by id."""
         return self._passages_by_id.get(passage_id)
+
+    def continues(self, question: str, previous: str | None) -> bool:
+        """Whether a question reads as a follow-up of the previous one (else it starts a new conversation)."""
+        return continues(question, previous, self.index.names)
 
     def embed(self, texts: list[str]):
         """Embed query texts with the engine's model (thread-safe)."""

@@ -33,7 +33,37 @@ class BuildReport:
     pruned: int = 0  # cache rows removed (texts gone or another model)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    changed_articles: list[str] = field(default_factory=list)
+    changed_articles: list[str] = field(default_factory=list)  # ids of articles with texts to embed
+    added: list[str] = field(default_factory=list)  # file names, against the previous build of this cache
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def article_changes(cache: EmbeddingCache, articles: list[Article], embedded: list[str]) -> tuple[list, list, list]:
+    """Added, changed and removed article files since the cache's last build (its list of articles is updated)."""
+    from knowledge.embeddings import content_hash
+
+    files = {a.id: Path(a.path).name for a in articles}
+    now = {a.id: content_hash(f"{a.title}\n{a.body}") for a in articles}
+    db = cache.db
+    if "articles" not in db.table_names():  # a new cache, or one built before it kept the list
+        before = None
+    else:
+        before = {r["id"]: (r["file"], r["hash"]) for r in db["articles"].rows}
+    try:
+        with db.atomic():
+            if before is not None:
+                db["articles"].delete_where()
+            db["articles"].insert_all(
+                [{"id": i, "file": files[i], "hash": h} for i, h in now.items()], pk="id", replace=True)
+    except Exception:  # a read-only cache: the next build reports against the older list
+        pass
+    if before is None:
+        return sorted(files[i] for i in embedded if i in files), [], []
+    added = sorted(files[i] for i in now if i not in before)
+    changed = sorted(files[i] for i in now if i in before and before[i][1] != now[i])
+    removed = sorted(before[i][0] for i in before if i not in now)
+    return added, changed, removed
 
 
 @dataclass
@@ -180,10 +210,12 @@ def build_index(
     sentence_lexical = LexicalIndex(sentence_texts)
     flags = [text_flags(t) for t in window_texts]
     article_row = {a.id: n for n, a in enumerate(articles)}
+    added, edited, removed = article_changes(cache, articles, changed)
     report = BuildReport(
         articles=len(articles), passages=len(passages), sentences=len(sentences),
         embedded=fresh, cached=len(set(all_texts)) - fresh, pruned=pruned,
         seconds=time.perf_counter() - started, warnings=warnings, changed_articles=changed,
+        added=added, changed=edited, removed=removed,
     )
     return Index(
         articles=articles, sentences=sentences, passages=passages, sentence_passage=sp, window_bounds=bounds,

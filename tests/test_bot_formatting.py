@@ -86,12 +86,25 @@ def test_markdown_in_quotes_cannot_break_the_layout() -> None:
     assert "**Use \\`code\\` and \\|\\|spoilers\\|\\|**" in body
 
 
-def test_unbalanced_emphasis_and_stars_inside_the_highlight_are_escaped() -> None:
+def test_unbalanced_stars_are_escaped_and_emphasis_inside_the_highlight_renders() -> None:
     text = "Arriving *second is. The *real* point here."
     embed = fmt.answer_embed(answer_of(make_quote(text, highlight=(21, 43))))
     body = embed.description.split("\n— ")[0]
     assert "Arriving \\*second is." in body
-    assert "**The \\*real\\* point here.**" in body
+    assert "**The *real* point here.**" in body  # italic inside bold, no literal stars
+
+
+def test_emphasis_at_or_across_the_highlight_edges_stays_well_nested() -> None:
+    text = "Putin may *ultimately come to regret* it. Beijing said *completely fabricated*. Then *steady as a mountain."
+    start, end = text.index("Putin"), text.index(" Beijing")
+    body = fmt.answer_embed(answer_of(make_quote(text, highlight=(start, end)))).description.split("\n— ")[0]
+    assert body.startswith("> **Putin may *ultimately come to regret* it.** Beijing said *completely fabricated*.")
+    assert "\\*steady" in body  # an unpaired star is the article's literal text
+    crossing = "Cross *emphasis here. And* then"
+    body = fmt.answer_embed(answer_of(make_quote(crossing, highlight=(0, 20)))).description.split("\n— ")[0]
+    assert body == "> **Cross *emphasis here*\u200b**\u200b*. And* then"  # closed and reopened at the edge
+    opening = fmt.answer_embed(answer_of(make_quote("*Steady* it was. Tail", highlight=(0, 16))))
+    assert opening.description.startswith("> **\u200b*Steady* it was.** Tail")
 
 
 def test_multi_line_highlight_is_bold_on_each_line_and_lines_stay_quoted() -> None:

@@ -79,6 +79,7 @@ async def test_run_subprocess_answers_then_stops_cleanly_on_sigterm(emulator, tm
     text = (out + err).decode()
     assert process.returncode == 0, text
     assert "Shutting down" in text and "Traceback" not in text
+    assert "\x1b[" not in text  # log lines to a file carry no colour codes, even in a container
     assert TOKEN not in text
     dump = "\n".join(sqlite3.connect(tmp_path / "interactions.db").iterdump())
     assert TOKEN not in dump
@@ -159,14 +160,17 @@ async def test_shutdown_logs_an_answer_that_cannot_finish_as_interrupted(
     assert "restarted before I could answer" in rec.message["content"]
 
 
-def test_without_a_token_a_terminal_gets_the_local_prompt(engine, monkeypatch, capsys) -> None:
+def test_without_a_token_a_terminal_gets_the_local_prompt(engine, monkeypatch, capsys, tmp_path: Path) -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     monkeypatch.setattr("bot.client.open_engine", lambda settings, progress=False: engine)
     out = io.StringIO()
-    code = runner.run_locally(Settings(), stdin=Terminal(f"{IN_SCOPE}\nquit\n"), stdout=out)
+    settings = Settings(database_path=tmp_path / "interactions.db")
+    code = runner.run_locally(settings, stdin=Terminal(f"{IN_SCOPE}\nquit\n"), stdout=out)
     assert code == 0
     assert "applications.commands" in capsys.readouterr().err
     assert any(article.title in out.getvalue() for article in engine.articles)
+    assert db_rows(settings.database_path, "SELECT command, question FROM interactions") == [
+        {"command": "local", "question": IN_SCOPE}]  # `make browse` has something to show

@@ -90,7 +90,7 @@ def test_cli_ask_json_index_and_eval_as_a_user_runs_them(tmp_path, engine_cache)
     assert follow.returncode == 0 and "Biden" in follow.stdout and "**" in follow.stdout
 
     index = run_module("index", env=env)
-    assert index.returncode == 0 and "Nothing changed" in index.stdout
+    assert index.returncode == 0 and "No article was added, changed or removed." in index.stdout
 
     batch = tmp_path / "q.jsonl"
     batch.write_text(json.dumps({"id": 1, "question": "who is alicja bachulska"}) + "\n", encoding="utf-8")

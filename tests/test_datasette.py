@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot import review
-from tests.test_review_data import HALFTIME, fill, sample_servers, table
+from tests.test_review_data import HALFTIME, NOT_COVERED, fill, quote, sample_servers, table
 
 pytest.importorskip("datasette")
 
@@ -93,7 +93,10 @@ def test_the_site_shows_titles_and_searches_questions(site) -> None:
     found = get(base, "/interactions/interactions.json", _search="bowl", _shape="array", _col="question")
     assert sorted(r["id"] for r in found) == sorted(sample.ids[n] for n in ("a_bowl_1", "a_bowl_2", "b_bowl"))
     with urllib.request.urlopen(base + "/interactions/interactions", timeout=10) as response:
-        assert "Row id in the log" in response.read().decode()  # column descriptions are shown
+        page = response.read().decode()
+    assert "Row id in the log" in page  # column descriptions are shown
+    description = page.index("Search the questions with the Search box below.")
+    assert description < page.index('id="_search"')  # and the box is below it, as it says
 
 
 def test_recent_lists_a_servers_questions_newest_first(site) -> None:
@@ -111,6 +114,7 @@ def test_unanswered_groups_wordings_most_frequent_first(site) -> None:
     assert [(r["question"], r["times_asked"], r["askers"]) for r in rows] == [
         ("who won the super bowl", 2, 2), (HALFTIME.lower().rstrip("?"), 1, 1)]
     assert rows[0]["first_asked"] < rows[0]["last_asked"]
+    assert {r["reason"] for r in rows} == {NOT_COVERED}  # the reason the member was given
     everywhere = canned(base, "unanswered")
     assert {(r["question"], r["guild_id"], r["times_asked"]) for r in everywhere} == {
         ("who won the super bowl", str(A.guild), 2), (HALFTIME.lower().rstrip("?"), str(A.guild), 1),
@@ -122,7 +126,8 @@ def test_unhelpful_shows_thumbs_and_the_quotes_shown(site) -> None:
     rows = canned(base, "unhelpful", str(A.guild))
     assert [(r["id"], r["thumbs_up"], r["thumbs_down"]) for r in rows] == [
         (sample.ids["a_taiwan"], 0, 2), (sample.ids["a_oil"], 1, 1)]
-    assert rows[0]["quotes_shown"].splitlines() == ["xi#4 — Title of xi", "xi#5 — Title of xi"]
+    assert rows[0]["quotes_shown"].split("\n\n") == [
+        f"{n - 3}. xi#{n} — Title of xi\n{quote('xi', n).text}" for n in (4, 5)]  # the text that was shown
     assert len(canned(base, "unhelpful")) == 4
 
 

@@ -12,7 +12,9 @@ import pytest
 
 from bot import review
 from bot.logs_cli import add_logs_parser
-from tests.test_review_data import fill, sample_servers
+from tests.test_bot_process import base_env
+from tests.test_failures import run_sync
+from tests.test_review_data import NOT_COVERED, fill, sample_servers
 
 A, B = sample_servers()
 
@@ -52,7 +54,8 @@ def ids_of(text: str, fmt: str) -> list[int]:
 def test_the_table_lists_every_servers_questions_oldest_first(run, sample) -> None:
     code, out, _ = run()
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["id", "created_at", "guild_id", "user", "command", "status", "question"]
+    header = ["id", "created_at", "guild_id", "user", "command", "status", "👎", "question", "reason"]
+    assert code == 0 and lines[0].split() == header
     assert lines[-1] == "(10 rows)"  # 7 + 3 questions; the More page is not one
     assert "Why did Putin go to Beijing?" in lines[2] and lines[2].split()[0] == str(sample.ids["a_putin"])
     assert any("ok (not covered)" in line for line in lines)
@@ -88,6 +91,22 @@ def test_filters_match_the_review_commands(run, sample) -> None:
     assert ids("--limit", "2") == [n["b_bowl"], n["b_secret"]]
 
 
+def test_the_table_shows_thumbs_down_and_the_refusal_reason(run, sample) -> None:
+    code, out, _ = run("--format", "table")
+    lines = out.splitlines()
+    thumbs, reason = lines[0].index("👎"), lines[0].index("reason")
+    rows = {line.split()[0]: line for line in lines[2:-1]}
+    assert rows[str(sample.ids["a_taiwan"])][thumbs:].split()[0] == "2"  # in its column, though 👎 is a wide character
+    not_covered = [line for line in rows.values() if "(not covered)" in line]
+    assert not_covered and all(line[reason:].strip() == NOT_COVERED for line in not_covered)
+
+
+def test_a_limit_below_one_is_refused(run) -> None:
+    for value in ("0", "-3"):
+        code, out, err = run("--limit", value)
+        assert (code, out, err.strip()) == (2, "", f"--limit must be 1 or more, got {value}.")
+
+
 def test_an_anonymised_log_is_filtered_by_the_same_keyed_hash(tmp_path: Path, run, monkeypatch) -> None:
     key = "cli-secret-key-cli-secret-key"
     filled = fill(tmp_path / "anon.db", A, B, anonymize_key=key)
@@ -113,6 +132,13 @@ def test_mistakes_get_one_clear_line_and_exit_code_2(run, tmp_path) -> None:
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     code, _, err = run("--db", str(other))
     assert code == 2 and "is not an interaction log" in err
+
+
+def test_browse_without_a_log_says_so(tmp_path: Path) -> None:
+    done = run_sync(tmp_path, base_env(tmp_path), "browse")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"There is no interaction log at {tmp_path / 'interactions.db'} yet: it appears "
+                                   "after the first question (set DATABASE_PATH or pass --db if it is elsewhere).")
 
 
 def test_python_m_bot_logs_is_wired_in(sample, monkeypatch, capsys, tmp_path) -> None:

@@ -84,7 +84,8 @@ def fill(
         parent_id = filled.ids[parent] if parent else None
         row_id = log.begin(who(server, user, channel), command, question=question, parent_id=parent_id)
         log.finish(row_id, status=status, quotes=quotes, abstained=None if status != "ok" else not quotes,
-                   latency_ms=latency, error="boom" if status == "error" else None)
+                   latency_ms=latency, error="boom" if status == "error" else None,
+                   reason=NOT_COVERED if status == "ok" and not quotes else None)
         filled.ids[name] = row_id
         return row_id
 
@@ -109,6 +110,9 @@ def fill(
     log.vote(filled.ids["b_secret"], who(b, "carol"), -1)
     log.close()
     return filled
+
+
+NOT_COVERED = "The articles never mention the Super Bowl."
 
 
 class StubEngine:

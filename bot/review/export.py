@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,8 @@ EXPORT_COLUMNS: dict[str, str] = {
     "channel_id": "The channel or thread it was used in.",
     "user_id": "Who: the Discord user id, or anon: and 24 hex digits (a keyed hash) when ANONYMIZE_USERS is on.",
     "user_name": "Their display name at the time (empty when anonymised).",
-    "command": "ask, followup, more (the More quotes button), sources, source, review, forget-me.",
+    "command": "ask, followup, more (the More quotes button), sources, source, review, forget-me; "
+               "local and local-more: the terminal prompt's questions and its 'more'.",
     "question": "The question as asked (for more: the question whose next quotes were shown).",
     "argument": "Other input: the article for /source, the filters of a /review, the row count of a forget-me.",
     "status": "ok, error, interrupted, refused, rate_limited, invalid, not_found, or pending (still running).",
@@ -34,7 +36,7 @@ EXPORT_COLUMNS: dict[str, str] = {
     "quotes": "The quotes shown, best first: a JSON list of {rank, article_id, passage_id, score, title}.",
 }
 QUOTE_KEYS = ("rank", "article_id", "passage_id", "score", "title")
-TABLE_COLUMNS = ("id", "created_at", "guild_id", "user", "command", "status", "question")
+TABLE_COLUMNS = ("id", "created_at", "guild_id", "user", "command", "status", "👎", "question", "reason")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -91,7 +93,7 @@ def render(records: Sequence[dict[str, Any]], fmt: str) -> str:
 
 
 def to_table(records: Sequence[dict[str, Any]], width: int = 60) -> str:
-    """A fixed-width text table of the main columns, questions cut to width."""
+    """A fixed-width text table of the main columns with the 👎 count and the refusal reason, long text cut."""
     lines = [
         {
             "id": str(r["id"]),
@@ -100,15 +102,26 @@ def to_table(records: Sequence[dict[str, Any]], width: int = 60) -> str:
             "user": r["user_name"] or r["user_id"] or "",
             "command": r["command"],
             "status": r["status"] + (" (not covered)" if r["abstained"] == 1 else ""),
+            "👎": str(r["thumbs_down"] or ""),
             "question": _cut(" ".join((r["question"] or "").split()), width),
+            "reason": _cut(" ".join((r["reason"] or "").split()), width),
         }
         for r in records
     ]
-    widths = {c: max([len(c)] + [len(line[c]) for line in lines]) for c in TABLE_COLUMNS}
-    header = "  ".join(c.ljust(widths[c]) for c in TABLE_COLUMNS).rstrip()
+    widths = {c: max([cells(c)] + [cells(line[c]) for line in lines]) for c in TABLE_COLUMNS}
+
+    def row(values: dict[str, str]) -> str:
+        return "  ".join(values[c] + " " * (widths[c] - cells(values[c])) for c in TABLE_COLUMNS).rstrip()
+
+    header = row({c: c for c in TABLE_COLUMNS})
     rule = "  ".join("-" * widths[c] for c in TABLE_COLUMNS)
-    body = ["  ".join(line[c].ljust(widths[c]) for c in TABLE_COLUMNS).rstrip() for line in lines]
+    body = [row(line) for line in lines]
     return "\n".join([header, rule, *body, f"({len(lines)} row{'s' if len(lines) != 1 else ''})"]) + "\n"
+
+
+def cells(text: str) -> int:
+    """Terminal columns text takes (wide characters such as 👎 take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _cut(text: str, width: int) -> str:
