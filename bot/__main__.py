@@ -1,4 +1,4 @@
-"""Entry point: python -m bot run | sync | ask | index | eval | logs."""
+"""Entry point: python -m bot run | sync | ask | index | eval | logs | judgements."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_index_parser(sub)
     cli.add_eval_parser(sub)
     logs_cli.add_logs_parser(sub)
+    from bot.judgements import cli as judgements_cli
+
+    judgements_cli.add_judgements_parser(sub)
     return parser
 
 

@@ -22,7 +22,8 @@ from bot.log import AsyncLog, Who
 
 _log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.errors", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.review", "bot.cogs.privacy")
+EXTENSIONS = ("bot.cogs.errors", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.review", "bot.cogs.privacy",
+              "bot.cogs.judgements")
 # Moderation and privacy work in every channel, whatever ALLOWED_CHANNEL_IDS says.
 CHANNEL_FREE_COMMANDS = frozenset({"review", "forget-me"})
 DRAIN_SECONDS = 5.0

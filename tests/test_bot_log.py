@@ -47,7 +47,7 @@ def log(tmp_path: Path, clock: Clock):
 
 def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
     first = InteractionLog(tmp_path / "log.db")
-    names = ["m001_create_tables", "m002_questions_fts", "m010_zero_free_space"]
+    names = ["m001_create_tables", "m002_questions_fts", "m010_zero_free_space", "m030_judgements"]
     assert first.migrations_applied == [m.__name__ for m in MIGRATIONS] == names
     first.close()
     again = InteractionLog(tmp_path / "log.db")
