@@ -147,7 +147,8 @@ def set_keep(db: Any, guild: Any, row_id: int, moderator: str, keep: bool) -> bo
 def of_answer(db: Any, guild: Any, row_id: int) -> list[dict[str, Any]]:
     """Every moderator's judgement of one answer, latest first."""
     clause, params = guild_clause(guild, "guild_id")
-    return fetch(db, f"SELECT * FROM judgements WHERE interaction_id = ? AND {clause} ORDER BY updated_at DESC, id DESC",
+    return fetch(db, f"SELECT * FROM judgements WHERE interaction_id = ? AND {clause} "
+                     "ORDER BY updated_at DESC, id DESC",
                  [int(row_id), *params])
 
 

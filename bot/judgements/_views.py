@@ -242,7 +242,8 @@ def card_view(answer: dict[str, Any], mine: dict[str, Any] | None) -> ui.View:
 def judged_block(judgement: dict[str, Any], budget: int) -> str:
     """One judgement in /review judged."""
     answer = f"`#{judgement['interaction_id']}`" if judgement["interaction_id"] is not None else "(answer purged)"
-    head = f"{answer} {stamp(judgement['updated_at'])} · {person(judgement['moderator_id'])} · {verdict_text(judgement)}"
+    who = person(judgement["moderator_id"]) if judgement["moderator_id"] else "(kept without ids)"
+    head = f"{answer} {stamp(judgement['updated_at'])} · {who} · {verdict_text(judgement)}"
     head = clip(head, budget // 2)
     return head + "\n" + quoted(judgement["question"], budget - dlen(head) - 1)
 

@@ -1,4 +1,4 @@
-"""python -m bot judgements export: moderators' judgements as evaluation/training items (JSON Lines, dev.jsonl format)."""
+"""python -m bot judgements export: moderators' judgements as eval/training items (JSON Lines, as dev.jsonl)."""
 
 from __future__ import annotations
 
