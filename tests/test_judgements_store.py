@@ -169,3 +169,21 @@ def test_retention_keeps_only_judgements_marked_for_training_and_without_user_id
     assert [i["question"] for i in judged_items(filled.path, A.guild)] == [HALFTIME]
     assert judgements.listing(log.db, A.guild, {}).total == 1
     log.close()
+
+
+def test_the_export_command_writes_jsonl_to_stdout_or_a_file_and_explains_mistakes(filled, tmp_path, capsys) -> None:
+    from bot.__main__ import main
+
+    sample_judgements(filled)
+    assert main(["judgements", "export", "--db", str(filled.path)]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["question"] for line in out.splitlines()][0] == PUTIN and len(out.splitlines()) == 5
+    assert err.startswith("5 judged question(s): 2 answered, 1 follow-ups, 2 out of scope.")
+    target = tmp_path / "sub" / "judged.jsonl"
+    assert main(["judgements", "export", "--db", str(filled.path), "--guild", str(B.guild), "-o", str(target)]) == 0
+    assert [json.loads(line)["id"] for line in target.read_text().splitlines()] == [
+        j["id"] for j in judged_items(filled.path, B.guild)] and "to " + str(target) in capsys.readouterr().err
+    assert main(["judgements", "export", "--db", str(filled.path), "--guild", "abc"]) == 2
+    assert main(["judgements", "export", "--db", str(tmp_path / "none.db")]) == 2
+    assert "no interaction log" in capsys.readouterr().err
+    assert main(["judgements"]) == 2

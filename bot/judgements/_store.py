@@ -233,8 +233,7 @@ def purge(conn: sqlite3.Connection, doomed: str) -> tuple[int, int]:
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'judgements'").fetchone():
         return 0, 0
     deleted = conn.execute(
-        f"DELETE FROM judgements WHERE keep_for_training = 0 AND (interaction_id IN ({doomed}) "
-        "OR interaction_id IS NULL)"
+        f"DELETE FROM judgements WHERE keep_for_training = 0 AND interaction_id IN ({doomed})"
     ).rowcount
     kept = conn.execute(
         f"""UPDATE judgements SET interaction_id = NULL, moderator_id = NULL, asker_id = NULL,
