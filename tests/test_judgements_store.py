@@ -187,3 +187,8 @@ def test_the_export_command_writes_jsonl_to_stdout_or_a_file_and_explains_mistak
     assert main(["judgements", "export", "--db", str(tmp_path / "none.db")]) == 2
     assert "no interaction log" in capsys.readouterr().err
     assert main(["judgements"]) == 2
+
+
+def test_a_paste_that_only_whole_text_folding_matches_is_kept_as_pasted() -> None:
+    body = r"He said \*nothing\* about the pipeline at all."
+    assert exact_span(body, "He said nothing about the pipeline") == "He said nothing about the pipeline"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,7 @@ class Judgements(commands.Cog):
         if not await self.admit(interaction, "judge"):
             return
         articles = getattr(self.bot.engine, "articles", ()) or ()
-        found = find_sentence(pasted, articles)
+        found = await asyncio.to_thread(find_sentence, pasted, articles)
         if found is None:
             await interaction.response.send_message(NOT_FOUND.format(min=MIN_CHARS), ephemeral=True,
                                                     allowed_mentions=NONE)

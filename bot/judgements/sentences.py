@@ -39,12 +39,12 @@ def folded_with_offsets(body: str) -> tuple[str, list[int]]:
 def exact_span(body: str, pasted: str) -> str | None:
     """The article's own text that the paste matches after folding, or None when it isn't in body."""
     needle = fold(pasted)
-    if len(needle) < MIN_CHARS:
+    if len(needle) < MIN_CHARS or needle not in fold(body):
         return None
-    folded, offsets = folded_with_offsets(body)
+    folded, offsets = folded_with_offsets(body)  # only for the article that holds it: slower, character by character
     at = folded.find(needle)
-    if at < 0:
-        return None if needle not in fold(body) else " ".join(pasted.replace("*", "").split())
+    if at < 0:  # fold() of the whole text differs here (an escape, a combining mark): keep the paste, tidied
+        return " ".join(pasted.replace("*", "").split())
     return body[offsets[at]:offsets[at + len(needle) - 1] + 1]
 
 
