@@ -192,6 +192,8 @@ async def test_review_judged_and_stats_show_the_judgements(env: Env) -> None:
     assert "Quote 1 answered" in description and "Quote 2" not in description
     assert "📌 kept for training" in description
     assert judged["embeds"][0]["footer"]["text"].startswith("Page 1 of 1 · 1–5 of 5 judgements")
+    names = ("a_putin", "a_taiwan", "a_bowl_1", "a_oil", "a_halftime")
+    assert sorted(custom_ids(judged)) == sorted(f"jg:open:{env.ids[n]}" for n in names)  # to change a verdict
     assert_within_limits(judged)
     right = (await env.run("review judged", {"verdict": "correct"})).message["embeds"][0]["description"]
     assert PUTIN in right and SUPER_BOWL in right and OIL not in right and TAIWAN not in right

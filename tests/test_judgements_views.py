@@ -79,3 +79,13 @@ def test_judged_listing_and_stats_field() -> None:
     assert judged_field(Tally(4, 5, 3)) == ("Judged", "**4** answers · **75%** correct\n(5 judgements)")
     assert judged_field(None)[1].startswith("none yet")
     assert len(DYNAMIC_ITEMS) == 4
+
+
+def test_the_judged_listing_offers_to_judge_again_what_is_still_logged() -> None:
+    from bot.judgements._views import judged_view
+
+    items = [{"interaction_id": n} for n in (5, 5, 6, None)]
+    ids = [c["custom_id"] for r in components(judged_view(None, Page("judged", items, 0, PAGE_SIZE, 4)))
+           for c in r["components"]]
+    assert ids == ["jg:open:5", "jg:open:6"]
+    assert judged_view(None, Page("judged", [{"interaction_id": None}], 0, PAGE_SIZE, 1)) is None

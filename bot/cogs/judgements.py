@@ -18,7 +18,7 @@ from bot.judgements._views import (
     card_embed,
     card_view,
     judged_embed,
-    judged_pager,
+    judged_view,
 )
 from bot.judgements.sentences import MIN_CHARS, find_sentence
 
@@ -186,7 +186,7 @@ class Judgements(commands.Cog):
             await interaction.followup.send(UNAVAILABLE, ephemeral=True)
             return
         options: dict[str, Any] = {"embed": judged_embed(page, params), "ephemeral": True, "allowed_mentions": NONE}
-        view = judged_pager(row_id, page)
+        view = judged_view(row_id, page)
         if view is not None:
             options["view"] = view
         await interaction.followup.send(**options)
@@ -205,7 +205,7 @@ class Judgements(commands.Cog):
         if page is None:
             await interaction.response.send_message(UNAVAILABLE, ephemeral=True, allowed_mentions=NONE)
             return
-        await interaction.response.edit_message(embed=judged_embed(page, params), view=judged_pager(row_id, page),
+        await interaction.response.edit_message(embed=judged_embed(page, params), view=judged_view(row_id, page),
                                                 allowed_mentions=NONE)
 
 

@@ -286,6 +286,18 @@ def judged_pager(row_id: int | None, page: Page) -> ui.View | None:
     return view
 
 
+def judged_view(row_id: int | None, page: Page) -> ui.View | None:
+    """/review judged's Previous/Next plus a 'Judge #id' button per judgement whose answer is still logged."""
+    view = judged_pager(row_id, page)
+    ids = list(dict.fromkeys(j["interaction_id"] for j in page.items if j["interaction_id"] is not None))
+    if not ids:
+        return view
+    view = view or ui.View(timeout=None)
+    for n, answer_id in enumerate(ids[:5 * len(JUDGE_ROWS)]):
+        view.add_item(OpenButton(answer_id, row=JUDGE_ROWS[n // 5]))
+    return view
+
+
 def judged_field(tally: Tally | None) -> tuple[str, str]:
     """The 'Judged' field of /review stats."""
     if tally is None or not tally.answers:
@@ -295,4 +307,4 @@ def judged_field(tally: Tally | None) -> tuple[str, str]:
 
 
 __all__ = ["CORRECT", "DYNAMIC_ITEMS", "SentenceModal", "card_embed", "card_view", "judge_buttons", "judged_embed",
-           "judged_field", "judged_pager"]
+           "judged_field", "judged_pager", "judged_view"]
