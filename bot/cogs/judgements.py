@@ -8,7 +8,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
-from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot import judgements
@@ -36,14 +35,6 @@ NOT_FOUND = ("I couldn't find that sentence in any article, so nothing was saved
 JUDGE_FIRST = "Judge this answer first; then you can keep your judgement for training."
 EXPIRED = "This listing is no longer available (its log entry was removed). Please run /review judged again."
 SAVED = {"new": "Saved: {verdict}.", "changed": "Changed to: {verdict}.", "same": "Already saved: {verdict}."}
-VERDICT_CHOICES = [
-    Choice(name="the bot was right (a quote answered, or rightly refused)", value="correct"),
-    Choice(name="the bot was wrong", value="wrong"),
-    Choice(name="a quote answered", value=judgements.QUOTE),
-    Choice(name="none answered: the articles do say it", value=judgements.SAID),
-    Choice(name="rightly refused", value=judgements.RIGHTLY_REFUSED),
-    Choice(name="should have refused", value=judgements.SHOULD_REFUSE),
-]
 
 
 class Judgements(commands.Cog):

@@ -15,9 +15,8 @@ from discord.ext import commands
 
 from bot import review
 from bot.client import who_of
-from bot.cogs.judgements import VERDICT_CHOICES
 from bot.judgements import tally
-from bot.judgements._views import judge_buttons, judged_field
+from bot.judgements._views import VERDICT_CHOICES, judge_buttons, judged_field
 from bot.review.queries import RECENT_DEFAULT, RECENT_MAX, fts_query
 from bot.review_views import PageButton, listing_embed, pager, stats_embed
 

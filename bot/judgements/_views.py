@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import discord
-from discord import ui
+from discord import app_commands, ui
 
 from bot.formatting import DESCRIPTION_LIMIT, FIELD_VALUE_LIMIT, clip, dlen, escape_text, one_line
 from bot.judgements._store import (
@@ -276,6 +276,16 @@ VERDICT_NAMES = {
 }
 
 
+VERDICT_CHOICES = [
+    app_commands.Choice(name="the bot was right (a quote answered, or rightly refused)", value="correct"),
+    app_commands.Choice(name="the bot was wrong", value="wrong"),
+    app_commands.Choice(name="a quote answered", value=QUOTE),
+    app_commands.Choice(name="none answered: the articles do say it", value=SAID),
+    app_commands.Choice(name="rightly refused", value=RIGHTLY_REFUSED),
+    app_commands.Choice(name="should have refused", value=SHOULD_REFUSE),
+]
+
+
 def judged_pager(row_id: int | None, page: Page) -> ui.View | None:
     """Previous/Next for /review judged (None when there is one page)."""
     if row_id is None or page.pages <= 1:
@@ -307,4 +317,4 @@ def judged_field(tally: Tally | None) -> tuple[str, str]:
 
 
 __all__ = ["CORRECT", "DYNAMIC_ITEMS", "SentenceModal", "card_embed", "card_view", "judge_buttons", "judged_embed",
-           "judged_field", "judged_pager", "judged_view"]
+           "judged_field", "judged_pager", "judged_view", "VERDICT_CHOICES"]
