@@ -16,16 +16,19 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot import views
+from bot import server_settings, views
+from bot.engine_holder import EngineHolder
 from bot.config import Settings
 from bot.log import AsyncLog, Who
+from bot.log import guild_settings as stored_settings
 
 _log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.errors", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.review", "bot.cogs.privacy",
-              "bot.cogs.judgements")
-# Moderation and privacy work in every channel, whatever ALLOWED_CHANNEL_IDS says.
-CHANNEL_FREE_COMMANDS = frozenset({"review", "forget-me"})
+              "bot.cogs.settings", "bot.cogs.find_quotes", "bot.cogs.articles",
+              "bot.cogs.mentions", "bot.cogs.judgements")
+# Moderation, privacy and administration work in every channel, whatever ALLOWED_CHANNEL_IDS says.
+CHANNEL_FREE_COMMANDS = frozenset({"review", "forget-me", "settings", "articles"})
 DRAIN_SECONDS = 5.0
 ERROR_MESSAGE = "Sorry, something went wrong on my side. It has been logged; please try again."
 INTERRUPTED_MESSAGE = "I was restarted before I could answer this; please ask again in a minute."
@@ -131,6 +134,7 @@ class QuoteBot(commands.Bot):
     def __init__(self, settings: Settings, *, engine=None, serving: bool = True) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        intents.guild_messages = True  # messages that mention the bot arrive with their text; message_content stays off
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -139,11 +143,13 @@ class QuoteBot(commands.Bot):
             tree_cls=QuoteTree,
         )
         self.settings = settings
-        self.engine = engine
+        self.engines = EngineHolder(engine)  # swapped atomically by /articles
         self.serving = serving  # False: only log in to sync commands (no engine, no log, no start-up sync)
-        anonymize_key = settings.anonymize_key if settings.anonymize_users else None
-        self.log = AsyncLog(settings.database_path, anonymize_key=anonymize_key)
+        self.log = AsyncLog(settings.database_path, anonymize_key=settings.anonymize_key,
+                            anonymize_default=settings.anonymize_users)
         self.cooldown = UserCooldown(settings.ask_cooldown_rate, settings.ask_cooldown_seconds)
+        self.server_overrides: dict[int, dict[str, str]] = {}  # /settings values, read from the log at start-up
+        self._server_cooldowns: dict[int, UserCooldown] = {}
         self.closing = False
         self.synced: list[app_commands.AppCommand] = []
         self._flights: dict[asyncio.Task, Flight] = {}
@@ -156,6 +162,7 @@ class QuoteBot(commands.Bot):
         """Open the log, load the engine off the loop, load cogs, register buttons, sync to the dev guild."""
         if self.serving:
             await self.log.open(interrupt_stale=True)
+            await self.load_server_settings()
         if self.engine is None and self.serving:
             _log.info("Loading the knowledge engine from %s", self.settings.knowledge_dir)
             self.engine = await asyncio.to_thread(open_engine, self.settings)
@@ -175,17 +182,107 @@ class QuoteBot(commands.Bot):
         self.tree.copy_global_to(guild=guild)
         return await self.tree.sync(guild=guild)
 
+    async def on_message(self, message: discord.Message) -> None:
+        """No text commands: a mention is a question, answered by the Mentions cog."""
+
     async def on_ready(self) -> None:
         """Say who we are once connected."""
         _log.info("Connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
+    @property
+    def engine(self) -> Any:
+        """The engine answering questions now (take it once per question: a re-index may swap it)."""
+        return self.engines.current
+
+    @engine.setter
+    def engine(self, engine: Any) -> None:
+        self.engines.swap(engine)
+
+    async def is_bot_owner(self, user: discord.abc.User) -> bool:
+        """The application's owner or team (admins and developers), or one of OWNER_IDS."""
+        if user.id in self.settings.owner_ids:
+            return True
+        try:
+            return await self.is_owner(user)
+        except discord.HTTPException as exc:
+            _log.warning("Could not read the application's owners: %s", exc)
+            return False
+
+    def config(self, guild_id: int | None) -> server_settings.ServerConfig:
+        """The settings in force in a server: its /settings values over the .env defaults."""
+        overrides = self.server_overrides.get(guild_id, {}) if guild_id is not None else {}
+        return server_settings.effective(self.settings, overrides)
+
+    async def load_server_settings(self) -> None:
+        """Read every server's /settings values from the log (at start-up)."""
+        loaded = await self.log.call(lambda log: stored_settings.load_all(log.db), default=None)
+        if loaded is not None:
+            self.server_overrides = loaded
+            await self._apply_anonymize()
+            wanting = [g for g in loaded if self.config(g).anonymize_users]
+            if wanting and not self.settings.anonymize_key:
+                _log.warning("%d server(s) chose anonymised logging but ANONYMIZE_KEY is not set: their rows keep "
+                             "plain user ids until it is", len(wanting))
+
+    async def change_server_setting(self, guild_id: int, key: str, value: str | None, who: Who) -> str | None:
+        """Store (or with None, remove) one server's value; record the change; return the old stored text."""
+        def write(log):
+            return stored_settings.change(log.db, guild_id, key, value, user=log.user_key(who.user_id, guild_id),
+                                          user_name=log._user_name(who.user_name, guild_id))
+        old = await self.log.call(write, default=KeyError)
+        if old is KeyError:
+            raise RuntimeError("the settings database is unavailable")
+        overrides = self.server_overrides.setdefault(guild_id, {})
+        if value is None:
+            overrides.pop(key, None)
+        else:
+            overrides[key] = value
+        self._server_cooldowns.pop(guild_id, None)
+        await self._apply_anonymize()
+        return old  # type: ignore[return-value]
+
+    async def _apply_anonymize(self) -> None:
+        """Tell the log which servers turned anonymised logging on or off."""
+        chosen = {str(g): self.config(g).anonymize_users for g, o in self.server_overrides.items()
+                  if "anonymize_users" in o}
+        await self.log.call(lambda log: setattr(log, "guild_anonymize", chosen))
+
+    def cooldown_for(self, guild_id: int | None) -> UserCooldown:
+        """The question cooldown of a server (its own rate and window, or the .env one)."""
+        config = self.config(guild_id)
+        if guild_id is None or (config.cooldown_rate, config.cooldown_seconds) == (
+                self.settings.ask_cooldown_rate, self.settings.ask_cooldown_seconds):
+            return self.cooldown
+        cooldown = self._server_cooldowns.get(guild_id)
+        if cooldown is None:
+            cooldown = self._server_cooldowns[guild_id] = UserCooldown(config.cooldown_rate, config.cooldown_seconds)
+        return cooldown
+
+    def anonymize_key_for(self, guild_id: int | None) -> str | None:
+        """The key user ids are hashed with in a server's rows, or None when that server logs plain ids."""
+        key = self.settings.anonymize_key
+        return key if key and self.config(guild_id).anonymize_users else None
+
+    def retention_days(self) -> dict[int, int]:
+        """The servers that chose their own log retention, and their days."""
+        return {g: self.config(g).log_retention_days for g, o in self.server_overrides.items()
+                if "log_retention_days" in o}
+
+    def allowed_channels(self, guild_id: int | None) -> frozenset[int]:
+        """The channels a server answers in (empty: all)."""
+        return self.config(guild_id).answer_channels
+
     def channel_allowed(self, interaction: discord.Interaction) -> bool:
         """Whether the channel (or the thread's parent) is allowed; an empty list allows all."""
-        allowed = self.settings.allowed_channel_ids
+        return self.channel_id_allowed(interaction.guild_id, interaction.channel_id, interaction.channel)
+
+    def channel_id_allowed(self, guild_id: int | None, channel_id: int | None, channel: Any = None) -> bool:
+        """Whether a channel (or a thread whose parent is allowed) may be answered in."""
+        allowed = self.allowed_channels(guild_id)
         if not allowed:
             return True
-        parent = getattr(interaction.channel, "parent_id", None)
-        return interaction.channel_id in allowed or (parent is not None and parent in allowed)
+        parent = getattr(channel, "parent_id", None)
+        return channel_id in allowed or (parent is not None and parent in allowed)
 
     def scrub(self, text: str) -> str:
         """Remove the token from any text headed for a log or a user."""

@@ -42,6 +42,8 @@ class Settings:
     log_retention_days: int = 90
     anonymize_users: bool = False
     anonymize_key: str | None = field(default=None, repr=False)
+    answers_private: bool = False
+    owner_ids: frozenset[int] = frozenset()
 
     @property
     def has_token(self) -> bool:
@@ -145,6 +147,8 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "log_retention_days": _number(0, 36500, integer=True),
     "anonymize_users": _boolean,
     "anonymize_key": _text,
+    "answers_private": _boolean,
+    "owner_ids": _snowflakes,
 }
 
 

@@ -267,6 +267,8 @@ def abstain_embed(answer: Answer, *, asked_by: str = "", kind: str = "ask", note
     prefix = "↪ " if kind == "followup" else ""
     embed = discord.Embed(title=_title(prefix, answer.question), colour=ABSTAIN_COLOUR)
     lines = ["**The articles don't cover this**, so I won't guess or quote something unrelated."]
+    if kind == "find-quotes":
+        lines = [FIND_QUOTES_ABSTAIN]
     if answer.reason.strip():
         lines.append(clip(escape_text(one_line(answer.reason)), 500))
     lines.append("Use `/sources` to see what the articles are about, or rephrase your question.")
@@ -275,6 +277,10 @@ def abstain_embed(answer: Answer, *, asked_by: str = "", kind: str = "ask", note
     if footer:
         embed.set_footer(text=footer)
     return embed
+
+
+FIND_QUOTES_ABSTAIN = ("**The articles have nothing on this message**, so I won't quote something unrelated as if it "
+                       "confirmed or refuted it.")
 
 
 def nothing_more_text(answer: Answer) -> str:

@@ -115,8 +115,7 @@ class FollowUpModal(ui.Modal, title="Follow up"):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Answer the follow-up as the next turn after the answer whose button opened this."""
         question = self.question.value
-        await _handle(interaction, "followup", lambda answers: answers.answer(
-            interaction, question, command="followup", parent_id=self.row_id))
+        await _handle(interaction, "followup", lambda answers: answers.follow_up(interaction, question, self.row_id))
 
 
 DYNAMIC_ITEMS = (MoreButton, FollowUpButton, VoteButton)

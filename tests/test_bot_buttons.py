@@ -53,9 +53,14 @@ async def test_follow_up_button_opens_a_modal_and_continues_the_conversation(quo
     assert press.modal["title"] == "Follow up" and press.modal["custom_id"].startswith(f"qa:followup:{root['id']}:")
     submit = await emulator.submit_modal(press, {"question": FOLLOW_UP})
     await submit.wait_final(10)
-    assert submit.message["embeds"][0]["title"] == f"↪ {FOLLOW_UP}"
-    assert_within_limits(submit.message)
+    thread = emulator.threads()[0]  # the follow-up continues in a thread on the answer, named after its question
+    assert (thread.id, thread.name, thread.parent_id) == (rec.message["id"], IN_SCOPE, rec.channel_id)
+    assert submit.ephemeral and f"<#{thread.id}>" in submit.message["content"]
+    answer = emulator.channel_messages_of(thread)[-1]
+    assert answer["embeds"][0]["title"] == f"↪ {FOLLOW_UP}"
+    assert_within_limits(answer)
     row = await wait_row(path, submit.id)
+    assert row["channel_id"] == thread.id and row["message_id"] == answer["id"]
     assert (row["command"], row["parent_id"]) == ("followup", root["id"])
     assert row["conversation_id"] == root["conversation_id"]
     assert row["status"] == "ok"

@@ -12,6 +12,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import send_private, who_of
+from bot.conversations import AnswerFailed, answer_to, open_thread, thread_parent
+from bot.log import Who
 from bot.formatting import MAX_QUESTION_CHARS, abstain_embed, answer_embed, nothing_more_text, one_line
 from bot.views import answer_view
 
@@ -54,11 +56,12 @@ class Ask(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="ask", description="Ask about the articles; I answer by quoting them word for word.")
-    @app_commands.describe(question="What do you want to know?")
+    @app_commands.describe(question="What do you want to know?",
+                           private="Only you see the answer (default: this server's setting)")
     @app_commands.guild_only()
-    async def ask(self, interaction: discord.Interaction, question: Question) -> None:
+    async def ask(self, interaction: discord.Interaction, question: Question, private: bool | None = None) -> None:
         """Answer a new question."""
-        await self.answer(interaction, question, command="ask")
+        await self.answer(interaction, question, command="ask", private=private)
 
     @app_commands.command(name="followup", description="Ask a follow-up to your latest question in this channel.")
     @app_commands.describe(question="Your follow-up question")
@@ -75,27 +78,60 @@ class Ask(commands.Cog):
         command: str,
         parent_id: int | None = None,
         latest: bool = False,
+        private: bool | None = None,
     ) -> None:
         """Answer a question: new, after parent_id, or after the caller's latest conversation (latest=True)."""
         started = time.monotonic()
         question = one_line(question)
         if not await self._admit(interaction, command, question):
             return
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=self._private(interaction, private))
         with self.bot.flight(interaction) as flight:
             note = ""
+            if parent_id is None and (in_thread := await thread_parent(
+                    self.bot, interaction.guild_id, interaction.channel_id)) is not None:
+                parent_id, latest = in_thread, False  # a thread on a bot answer carries its conversation
             if latest:
                 parent_id, note = await self._latest_turn(interaction)
             flight.row_id = await self.bot.log_begin(interaction, command, question=question, parent_id=parent_id)
             previous = await self.bot.log.call(lambda log: log.turns(parent_id), default=[]) if parent_id else []
             await self._respond(interaction, flight.row_id, question, previous, (), command, started, note)
 
+    async def follow_up(self, interaction: discord.Interaction, question: str, row_id: int) -> None:
+        """The Follow up modal: continue in a thread on the answer (opened if needed), else answer in place."""
+        message = interaction.message
+        if (message is None or message.flags.ephemeral or isinstance(interaction.channel, discord.Thread)
+                or self._private(interaction, None)):
+            return await self.answer(interaction, question, command="followup", parent_id=row_id)
+        started = time.monotonic()
+        question = one_line(question)
+        if not await self._admit(interaction, "followup", question):
+            return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        with self.bot.flight(interaction) as flight:
+            root = await self._root(row_id)
+            thread = await open_thread(message, root["question"] if root else question)
+            target: Any = thread or interaction.channel
+            user = interaction.user
+            who = Who(interaction.guild_id, target.id, user.id, getattr(user, "display_name", "") or user.name)
+            send = target.send if thread else (lambda **kw: target.send(reference=message, mention_author=False, **kw))
+            try:
+                flight.row_id, _, sent = await answer_to(
+                    self.bot, who=who, question=question, parent_id=row_id, command="followup", send=send,
+                    asked_by=who.user_name, discord_interaction_id=interaction.id)
+            except AnswerFailed as failed:
+                await self.bot.report_error(interaction, "followup", failed.original, row_id=failed.row_id,
+                                            question=question, latency_ms=elapsed_ms(started))
+                return
+            where = f"in the thread {thread.mention}" if thread else "below the answer"
+            await interaction.edit_original_response(content=f"Answered {where}: {sent.jump_url}")
+
     async def more(self, interaction: discord.Interaction, row_id: int) -> None:
         """Show the next best quotes for the question behind an answer (anyone may ask for them)."""
         started = time.monotonic()
         if not await self._admit(interaction, "more", None):
             return
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=self._private(interaction, None))
         with self.bot.flight(interaction) as flight:
             root = await self._root(row_id)
             if root is None:
@@ -132,7 +168,7 @@ class Ask(commands.Cog):
             problem = EMPTY_HINT
         elif question is not None and len(question) > MAX_QUESTION_CHARS:
             problem = TOO_LONG
-        elif (wait := self.bot.cooldown.hit(interaction.user.id)) > 0:
+        elif (wait := self.bot.cooldown_for(interaction.guild_id).hit(interaction.user.id)) > 0:
             retry = discord.utils.format_dt(discord.utils.utcnow() + timedelta(seconds=wait + 1), "R")
             problem, status = f"You're asking quickly — try again {retry}.", "rate_limited"
         if problem is None:
@@ -140,6 +176,10 @@ class Ask(commands.Cog):
         await send_private(interaction, problem)
         await self.bot.log_record(interaction, command, status, question=question or None, reason=problem)
         return False
+
+    def _private(self, interaction: discord.Interaction, private: bool | None) -> bool:
+        """Whether this answer is private: as asked, else the server's default."""
+        return self.bot.config(interaction.guild_id).private if private is None else private
 
     async def _latest_turn(self, interaction: discord.Interaction) -> tuple[int | None, str]:
         """The caller's latest live turn in this channel, or None with a note saying why not."""
@@ -172,7 +212,7 @@ class Ask(commands.Cog):
         note: str = "",
     ) -> None:
         """Run the engine off the loop, send the answer with its buttons, complete the log row."""
-        engine, limit = self.bot.engine, self.bot.settings.answer_quotes
+        engine, limit = self.bot.engine, self.bot.config(interaction.guild_id).quotes_per_answer
         try:
             result = await asyncio.to_thread(engine.ask, question, previous=previous, exclude=exclude, limit=limit)
             message_id = None

@@ -38,9 +38,8 @@ class Errors(commands.Cog):
         self.bot.tree.on_error = self._previous
 
     def member(self, interaction: discord.Interaction) -> str:
-        """Who, for the process log: the id the interaction log stores (a keyed hash when ANONYMIZE_USERS is on)."""
-        settings = self.bot.settings
-        return review.user_key(interaction.user.id, settings.anonymize_key if settings.anonymize_users else None)
+        """Who, for the process log: the id the interaction log stores (a keyed hash where anonymised logging is on)."""
+        return review.user_key(interaction.user.id, self.bot.anonymize_key_for(interaction.guild_id))
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Explain refusals; report failures."""
@@ -53,7 +52,7 @@ class Errors(commands.Cog):
             await self.bot.report_error(interaction, command, error.original, question=question)
             return
         if isinstance(error, ChannelNotAllowed):
-            text, status = f"I only answer in {_channels(self.bot.settings.allowed_channel_ids)}.", "refused"
+            text, status = f"I only answer in {_channels(self.bot.allowed_channels(interaction.guild_id))}.", "refused"
         elif isinstance(error, app_commands.CommandOnCooldown):
             text, status = f"Slow down a little — try again in {error.retry_after:.0f} s.", "rate_limited"
         elif isinstance(error, app_commands.NoPrivateMessage):

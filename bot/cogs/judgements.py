@@ -65,7 +65,7 @@ class Judgements(commands.Cog):
 
     def moderator(self, interaction: discord.Interaction) -> str:
         """The key the log stores for the moderator (a keyed hash when anonymising)."""
-        return self.review().key_of(interaction.user)
+        return self.review().key_of(interaction.user, interaction.guild_id)
 
     async def card(self, guild: int, row_id: int, moderator: str) -> tuple[discord.Embed, discord.ui.View] | None:
         """The judge card of an answer for one moderator, or None when the answer is gone."""

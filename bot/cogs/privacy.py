@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import review
+from bot.retention import purge_by_server
 
 if TYPE_CHECKING:
     from bot.client import QuoteBot
@@ -78,12 +79,14 @@ class Privacy(commands.Cog):
 
     async def cog_load(self) -> None:
         """Keep raw payloads out of anonymised process logs; purge expired rows now, then every day (when serving)."""
-        if self.bot.settings.anonymize_users:
+        overrides = getattr(self.bot, "server_overrides", {})
+        if self.bot.settings.anonymize_users or any(self.bot.config(g).anonymize_users for g in overrides):
             self._payload_level = quiet_payloads()
         if not getattr(self.bot, "serving", True):
             return
         await self.purge()
-        if self.bot.settings.log_retention_days > 0:
+        per_server = self.bot.retention_days() if hasattr(self.bot, "retention_days") else {}
+        if self.bot.settings.log_retention_days > 0 or any(per_server.values()):
             self.daily_purge.start()
 
     async def cog_unload(self) -> None:
@@ -101,9 +104,10 @@ class Privacy(commands.Cog):
     async def purge(self) -> review.Purged | None:
         """Delete rows older than LOG_RETENTION_DAYS (0 keeps everything); None when nothing ran."""
         days = self.bot.settings.log_retention_days
-        if days <= 0:
+        per_server = self.bot.retention_days() if hasattr(self.bot, "retention_days") else {}
+        if days <= 0 and not any(per_server.values()):
             return None
-        result = await self.bot.log.call(lambda log: review.purge_older_than(log.db, days))
+        result = await self.bot.log.call(lambda log: purge_by_server(log.db, days, per_server))
         if result is not None and (result.interactions or result.conversations):
             _log.info("Retention: deleted %d interaction(s) and %d conversation(s) older than %d days",
                       result.interactions, result.conversations, days)
@@ -114,8 +118,7 @@ class Privacy(commands.Cog):
     async def forget_me(self, interaction: discord.Interaction) -> None:
         """Delete the caller's rows in this server and say how many; the log keeps only that count."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        settings = self.bot.settings
-        user = review.user_key(interaction.user.id, settings.anonymize_key if settings.anonymize_users else None)
+        user = review.user_key(interaction.user.id, self.bot.anonymize_key_for(interaction.guild_id))
         guild = interaction.guild_id
         result = await self.bot.log.call(lambda log: review.forget_user(log.db, guild, user))
         text = reply_text(result)

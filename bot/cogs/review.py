@@ -68,7 +68,7 @@ class Review(commands.GroupCog, group_name="review", group_description="Moderato
         if interaction.permissions.manage_guild:
             return True
         roles = {role.id for role in getattr(interaction.user, "roles", ())}
-        return bool(roles & self.bot.settings.moderator_role_ids)
+        return bool(roles & self.bot.config(interaction.guild_id).moderator_roles)
 
     async def admit(self, interaction: discord.Interaction, sub: str) -> bool:
         """Let moderators through; tell anyone else only that they can't, and log the attempt."""
@@ -91,12 +91,11 @@ class Review(commands.GroupCog, group_name="review", group_description="Moderato
             lambda log: log.record(who, "review", status="ok", argument=argument, discord_interaction_id=interaction.id)
         )
 
-    def key_of(self, user: discord.abc.User | None) -> str | None:
+    def key_of(self, user: discord.abc.User | None, guild_id: int | None = None) -> str | None:
         """The id the log stores for a member (a keyed hash when ANONYMIZE_USERS is on)."""
         if user is None:
             return None
-        settings = self.bot.settings
-        return review.user_key(user.id, settings.anonymize_key if settings.anonymize_users else None)
+        return review.user_key(user.id, self.bot.anonymize_key_for(guild_id))
 
     @app_commands.command(name="recent", description="The latest questions asked in this server.")
     @app_commands.describe(limit="How many (1–100, default 20)", user="Only this member's questions",
@@ -110,7 +109,7 @@ class Review(commands.GroupCog, group_name="review", group_description="Moderato
     ) -> None:
         """List the latest questions, optionally one member's or one channel's."""
         if await self.admit(interaction, "recent"):
-            params = {"sub": "recent", "limit": limit, "user": self.key_of(user),
+            params = {"sub": "recent", "limit": limit, "user": self.key_of(user, interaction.guild_id),
                       "channel": str(channel.id) if channel else None}
             await self.show(interaction, params)
 
@@ -125,7 +124,8 @@ class Review(commands.GroupCog, group_name="review", group_description="Moderato
         if not fts_query(text):
             await interaction.response.send_message(NO_WORDS, ephemeral=True, allowed_mentions=NONE)
             return
-        await self.show(interaction, {"sub": "search", "text": " ".join(text.split()), "user": self.key_of(user)})
+        user_key = self.key_of(user, interaction.guild_id)
+        await self.show(interaction, {"sub": "search", "text": " ".join(text.split()), "user": user_key})
 
     @app_commands.command(name="unanswered", description="Questions the articles didn't cover, most frequent first.")
     @app_commands.describe(period="How far back to look")
@@ -188,7 +188,8 @@ class Review(commands.GroupCog, group_name="review", group_description="Moderato
         if cog is None:
             await interaction.response.send_message(UNAVAILABLE, ephemeral=True, allowed_mentions=NONE)
             return
-        await cog.show_judged(interaction, {"sub": "judged", "user": self.key_of(moderator), "verdict": verdict})
+        await cog.show_judged(interaction, {"sub": "judged", "verdict": verdict,
+                                              "user": self.key_of(moderator, interaction.guild_id)})
 
     @app_commands.command(name="stats", description="Questions, answer rate, 👍/👎, latency and busiest channels.")
     @app_commands.describe(period="How far back to look")

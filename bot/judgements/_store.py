@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.review.periods import iso, utc_now
-from bot.review.queries import Page, connection, fetch, guild_clause
+from bot.review.queries import QUESTION_COMMANDS, Page, connection, fetch, guild_clause
 
 QUOTE, SAID, RIGHTLY_REFUSED, SHOULD_REFUSE = "quote", "said", "rightly_refused", "should_refuse"
 VERDICTS = (QUOTE, SAID, RIGHTLY_REFUSED, SHOULD_REFUSE)
@@ -22,7 +22,6 @@ LABELS = {
 FORGOTTEN_USER = "forgotten"  # as bot.review.FORGOTTEN_USER: a moderator who used /forget-me
 MAX_QUOTES = 5
 PAGE_SIZE = 8
-QUESTION_COMMANDS = ("ask", "followup")
 
 
 def label(verdict: str, rank: int | None = None) -> str:
@@ -57,9 +56,9 @@ def answer(db: Any, guild: Any, row_id: int) -> dict[str, Any] | None:
         db,
         f"""SELECT i.id, i.guild_id, i.user_id, i.command, i.question, i.parent_id, i.status, i.abstained,
                    i.quote_count, i.created_at FROM interactions i
-            WHERE i.id = ? AND {clause} AND i.command IN ('ask', 'followup') AND i.status = 'ok'
-            AND i.question IS NOT NULL""",
-        [int(row_id), *params],
+            WHERE i.id = ? AND {clause} AND i.command IN ({", ".join("?" * len(QUESTION_COMMANDS))})
+            AND i.status = 'ok' AND i.question IS NOT NULL""",
+        [int(row_id), *params, *QUESTION_COMMANDS],
     )
     if row is None:
         return None
@@ -69,7 +68,7 @@ def answer(db: Any, guild: Any, row_id: int) -> dict[str, Any] | None:
            WHERE interaction_id = ? ORDER BY rank""",
         [row["id"]],
     )
-    earlier = previous_turn(db, row) if row["command"] == "followup" else None
+    earlier = previous_turn(db, row) if row["parent_id"] is not None else None  # a follow-up, or a reply mention
     row["previous"] = earlier["question"] if earlier else None
     row["previous_asker_id"] = earlier["user_id"] if earlier else None
     return row

@@ -20,7 +20,7 @@ from bot.judgements._store import (
     allowed,
     label,
 )
-from bot.review import Page
+from bot.review import QUESTION_COMMANDS, Page
 from bot.review_views import COLOUR, person, quoted, stamp
 
 UNAVAILABLE = "Judging is unavailable right now; please try again in a little while."
@@ -167,7 +167,7 @@ def judgeable(page: Page) -> list[int]:
     if page.kind == "unanswered":
         return [gap.ids[0] for gap in page.items]
     return [row["id"] for row in page.items
-            if row["command"] in ("ask", "followup") and row["status"] == "ok" and row["question"]]
+            if row["command"] in QUESTION_COMMANDS and row["status"] == "ok" and row["question"]]
 
 
 def judge_buttons(view: ui.View | None, page: Page) -> ui.View | None:

@@ -26,9 +26,17 @@ class AsyncLog:
 
     retry_after_seconds = 15.0  # after a failure, calls skip the database this long instead of waiting on it
 
-    def __init__(self, path: Path | str, *, anonymize_key: str | None = None, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        anonymize_key: str | None = None,
+        busy_timeout: float = 5.0,
+        anonymize_default: bool | None = None,
+    ) -> None:
         self.path = Path(path)
-        self._options = {"anonymize_key": anonymize_key, "busy_timeout": busy_timeout}
+        self._options = {"anonymize_key": anonymize_key, "busy_timeout": busy_timeout,
+                         "anonymize_default": anonymize_default}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="interaction-log")
         self._store: InteractionLog | None = None
         self._last_open_attempt = float("-inf")

@@ -101,6 +101,50 @@ def m010_zero_free_space(db: sqlite_utils.Database) -> None:
     db.conn.execute("BEGIN IMMEDIATE")
 
 
+def m020_guild_settings(db: sqlite_utils.Database) -> None:
+    """Per-server settings (one row per server and key) and the history of every change."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE guild_settings (
+            guild_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            PRIMARY KEY (guild_id, key)
+        );
+        CREATE TABLE guild_setting_changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            guild_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            old_value TEXT,
+            new_value TEXT,
+            changed_by TEXT NOT NULL,
+            changed_by_name TEXT,
+            changed_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_guild_setting_changes ON guild_setting_changes (guild_id, changed_at)
+        """
+    )
+
+
+def m021_article_uploads(db: sqlite_utils.Database) -> None:
+    """Who added which article file from Discord (for /articles list)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE article_uploads (
+            file_name TEXT PRIMARY KEY,
+            article_id TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            added_by_name TEXT,
+            added_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 def m030_judgements(db: sqlite_utils.Database) -> None:
     """Moderators' judgements of answers (one per answer and moderator), and where each quote's bold sentence is."""
     _run_script(
@@ -142,6 +186,8 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_create_tables,
     m002_questions_fts,
     m010_zero_free_space,
+    m020_guild_settings,
+    m021_article_uploads,
     m030_judgements,
 )
 

@@ -17,7 +17,7 @@ import sqlite_utils
 from bot.log.migrations import migrate
 from knowledge.models import Quote, Turn
 
-TURN_COMMANDS = ("ask", "followup")
+TURN_COMMANDS = ("ask", "followup", "find-quotes", "mention")
 FINAL_STATUSES = ("ok", "error", "interrupted", "refused", "rate_limited", "invalid", "not_found")
 
 
@@ -66,11 +66,14 @@ class InteractionLog:
         anonymize_key: str | None = None,
         busy_timeout: float = 5.0,
         clock: Callable[[], datetime] = utc_now,
+        anonymize_default: bool | None = None,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._key = anonymize_key.encode() if anonymize_key else None
         self._clock = clock
+        self._anonymize_default = self._key is not None if anonymize_default is None else anonymize_default
+        self.guild_anonymize: dict[str, bool] = {}  # per-server overrides (set through /settings)
         conn = sqlite3.connect(str(self.path), timeout=busy_timeout, isolation_level=None)
         try:
             conn.execute("PRAGMA foreign_keys = ON")
@@ -101,14 +104,19 @@ class InteractionLog:
             raise
         conn.execute("COMMIT")
 
-    def user_key(self, user_id: int | str) -> str:
+    def anonymizes(self, guild_id: int | str | None = None) -> bool:
+        """Whether rows of this server store a keyed hash instead of user ids and names."""
+        wanted = self.guild_anonymize.get(_text_id(guild_id), self._anonymize_default)  # type: ignore[arg-type]
+        return self._key is not None and wanted
+
+    def user_key(self, user_id: int | str, guild_id: int | str | None = None) -> str:
         """The id stored for a user: the raw id, or a keyed hash in anonymised mode."""
-        if self._key is None:
+        if self._key is None or not self.anonymizes(guild_id):
             return str(user_id)
         return "anon:" + hmac.new(self._key, str(user_id).encode(), hashlib.sha256).hexdigest()[:24]
 
-    def _user_name(self, name: str) -> str | None:
-        return None if self._key is not None else (name or None)
+    def _user_name(self, name: str, guild_id: int | str | None = None) -> str | None:
+        return None if self.anonymizes(guild_id) else (name or None)
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -130,7 +138,7 @@ class InteractionLog:
         """Insert a pending interaction row (and place it in a conversation); return its id."""
         with self._tx() as conn:
             now = self._now()
-            user = self.user_key(who.user_id)
+            user = self.user_key(who.user_id, who.guild_id)
             if parent_id is not None and not self._exists(conn, parent_id):
                 parent_id = None
             conversation_id = self._conversation_for(conn, who, user, command, parent_id, now)
@@ -138,8 +146,9 @@ class InteractionLog:
                 """INSERT INTO interactions (created_at, guild_id, channel_id, user_id, user_name, command, question,
                    argument, conversation_id, parent_id, status, discord_interaction_id)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)""",
-                (now, _text_id(who.guild_id), _text_id(who.channel_id), user, self._user_name(who.user_name), command,
-                 question, argument, conversation_id, parent_id, _text_id(discord_interaction_id)),
+                (now, _text_id(who.guild_id), _text_id(who.channel_id), user,
+                 self._user_name(who.user_name, who.guild_id), command, question, argument, conversation_id,
+                 parent_id, _text_id(discord_interaction_id)),
             )
             row_id = int(cursor.lastrowid)
             if command in TURN_COMMANDS and conversation_id is not None:
@@ -163,7 +172,7 @@ class InteractionLog:
             ).fetchone()
         if command not in TURN_COMMANDS:
             return parent[0] if parent else None
-        if command == "followup" and parent and parent[1] == user:
+        if command in ("followup", "mention") and parent and parent[1] == user:
             return parent[0]
         cursor = conn.execute(
             """INSERT INTO conversations (guild_id, channel_id, user_id, started_at, last_active_at)
@@ -248,7 +257,7 @@ class InteractionLog:
             self.db.query(
                 """SELECT * FROM conversations WHERE guild_id IS ? AND channel_id IS ? AND user_id = ?
                    AND last_interaction_id IS NOT NULL ORDER BY last_active_at DESC, id DESC LIMIT 1""",
-                [_text_id(who.guild_id), _text_id(who.channel_id), self.user_key(who.user_id)],
+                [_text_id(who.guild_id), _text_id(who.channel_id), self.user_key(who.user_id, who.guild_id)],
             )
         )
         return rows[0] if rows else None
@@ -261,7 +270,7 @@ class InteractionLog:
         """Record one person's 👍 (+1) or 👎 (-1) on an answer: 'new', 'changed', 'same' or 'missing'."""
         if vote not in (-1, 1):
             raise ValueError("vote must be 1 or -1")
-        user = self.user_key(who.user_id)
+        user = self.user_key(who.user_id, who.guild_id)
         with self._tx() as conn:
             if not self._exists(conn, row_id):
                 return "missing"
@@ -276,7 +285,7 @@ class InteractionLog:
                    VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (interaction_id, user_id) DO UPDATE SET vote = excluded.vote,
                    updated_at = excluded.updated_at, user_name = excluded.user_name""",
-                (row_id, user, self._user_name(who.user_name), _text_id(who.guild_id), vote, now, now),
+                (row_id, user, self._user_name(who.user_name, who.guild_id), _text_id(who.guild_id), vote, now, now),
             )
             return "new" if old is None else "changed"
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-QUESTION_COMMANDS = ("ask", "followup")
+QUESTION_COMMANDS = ("ask", "followup", "find-quotes", "mention")
 TURNED_AWAY = ("refused", "rate_limited", "invalid")
 FAILED = ("error", "interrupted")
 PAGE_SIZES = {"recent": 10, "search": 10, "unanswered": 12, "unhelpful": 3}

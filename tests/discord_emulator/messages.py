@@ -82,6 +82,13 @@ class MessageStore:
             body=body, flags=int(body.get("flags") or 0) & SETTABLE_FLAGS & ~EPHEMERAL,
             attachments=self.store_files(body, uploads, []),
         )
+        reference = body.get("message_reference")
+        if reference:
+            message["type"] = 19
+            message["message_reference"] = {"type": 0, "channel_id": channel.id, "guild_id": channel.guild_id,
+                                            **{k: str(v) if k.endswith("_id") else v for k, v in reference.items()
+                                               if k != "fail_if_not_exists"}}
+            message["referenced_message"] = self.messages.get(str(reference.get("message_id")))
         self.messages[message["id"]] = message
         self.channel_messages.setdefault(channel.id, []).append(message["id"])
         return message

@@ -119,6 +119,8 @@ class EmuChannel:
     type: int = 0
     position: int = 0
     topic: str | None = None
+    parent_id: str | None = None  # threads: the channel they belong to
+    owner_id: str | None = None  # threads: who started them
 
     def payload(self, *, permissions: int | None = None) -> dict:
         """Return the channel object; with `permissions` as sent inside interactions."""
@@ -130,12 +132,16 @@ class EmuChannel:
             "position": self.position,
             "topic": self.topic,
             "nsfw": False,
-            "parent_id": None,
+            "parent_id": self.parent_id,
             "permission_overwrites": [],
             "rate_limit_per_user": 0,
             "last_message_id": None,
             "flags": 0,
         }
+        if self.type in (10, 11, 12):
+            data.update(owner_id=self.owner_id, member_count=1, message_count=0, total_message_sent=0,
+                        thread_metadata={"archived": False, "auto_archive_duration": 1440, "locked": False,
+                                         "archive_timestamp": iso_now()})
         if permissions is not None:
             data["permissions"] = str(permissions)
         return data
@@ -316,8 +322,8 @@ class EmuGuild:
             "member_count": len(self.members),
             "voice_states": [],
             "members": [m.payload() for m in self.members.values()],
-            "channels": [c.payload() for c in self.channels.values()],
-            "threads": [],
+            "channels": [c.payload() for c in self.channels.values() if c.parent_id is None],
+            "threads": [c.payload() for c in self.channels.values() if c.parent_id is not None],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],

@@ -156,6 +156,11 @@ def _typed_value(spec: dict, value: Any, guild: EmuGuild, resolved: dict) -> Any
         role = guild.role(value)
         resolved.setdefault("roles", {})[role.id] = role.payload()
         value = role.id
+    elif kind == ATTACHMENT:
+        if not isinstance(value, dict) or "id" not in value:
+            raise InvalidInvocation(f"option {name!r} takes an attachment: pass emulator.upload(...)")
+        resolved.setdefault("attachments", {})[value["id"]] = value
+        value = value["id"]
     elif kind == CHANNEL:
         channel = guild.channel(value)
         resolved.setdefault("channels", {})[channel.id] = channel.payload(permissions=ALL_PERMISSIONS)

@@ -86,6 +86,8 @@ class RestApi:
             ("DELETE", hook + "/messages/{message}", self.webhook_delete),
             ("GET", "/channels/{channel}", self.get_channel),
             ("POST", "/channels/{channel}/messages", self.channel_send),
+            ("POST", "/channels/{channel}/messages/{message}/threads", self.start_thread),
+            ("POST", "/channels/{channel}/threads", self.start_thread),
             ("GET", "/channels/{channel}/messages/{message}", self.channel_get_message),
             ("PATCH", "/channels/{channel}/messages/{message}", self.channel_edit_message),
             ("DELETE", "/channels/{channel}/messages/{message}", self.channel_delete_message),
@@ -353,6 +355,26 @@ class RestApi:
             return reply(request, errors.body(), 400)
         message = self.emu.store.create_channel_message(channel, body, call.files)
         return reply(request, message)
+
+    async def start_thread(self, request: web.Request) -> web.Response:
+        """Start a public thread (on a message, or on its own); THREAD_CREATE goes to the bot."""
+        channel = self.emu.find_channel(request.match_info["channel"])
+        if channel is None or channel.parent_id is not None:
+            return error(request, 404, 10003, "Unknown Channel")
+        message_id = request.match_info.get("message")
+        if message_id is not None and self.emu.messages.get(message_id, {}).get("channel_id") != channel.id:
+            return error(request, 404, 10008, "Unknown Message")
+        if message_id is not None and "thread" in self.emu.messages[message_id]:
+            return error(request, 400, 160004, "A thread has already been created for this message")
+        body = request[CALL].json if isinstance(request[CALL].json, dict) else {}
+        errors = FormErrors()
+        errors.length_between(("name",), body.get("name"), 1, 100)
+        if errors:
+            return reply(request, errors.body(), 400)
+        thread = self.emu.start_thread(channel, body["name"], message_id, self.emu.bot_user.id)
+        payload = thread.payload() | {"newly_created": True}
+        await self.emu.dispatch("THREAD_CREATE", payload, channel.guild_id)
+        return reply(request, thread.payload(), 201)
 
     def _channel_message(self, request: web.Request) -> dict | None:
         """Return the channel message a route names."""

@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Iterable
 
 from aiohttp import web
 
+from .community import CommunityMixin
 from .gateway import Gateway
 from .limits import find_component, iter_components
 from .messages import MessageStore
@@ -55,7 +56,7 @@ class EmulatorFailure(AssertionError):
     """Something outside the emulator reported a failure (an ERROR log, a dead client task)."""
 
 
-class DiscordEmulator:
+class DiscordEmulator(CommunityMixin):
     """Emulate the parts of Discord a slash-command bot uses, on 127.0.0.1 and a free port."""
 
     def __init__(self, *, ack_deadline: float = 3.0, bot_name: str = "Article Bot", default_guild: bool = True) -> None:
@@ -65,7 +66,9 @@ class DiscordEmulator:
         self.application_id = self.ids()
         self.bot_user = EmuUser(self.application_id, bot_name.lower().replace(" ", "-"), bot_name, bot=True)
         self.app_owner = EmuUser(self.ids(), "app-owner")
+        self.team_members: list[EmuUser] | None = None  # set to make the application team-owned
         self.users: dict[str, EmuUser] = {u.id: u for u in (self.bot_user, self.app_owner)}
+        self.user_messages: list[str] = []
         self.guilds: dict[str, EmuGuild] = {}
         self.commands: dict[str | None, list[dict]] = {}
         self.interactions: dict[str, InteractionRecord] = {}
@@ -140,12 +143,27 @@ class DiscordEmulator:
             "bot_public": False,
             "bot_require_code_grant": False,
             "owner": self.app_owner.payload(),
-            "team": None,
+            "team": self._team_payload(),
             "verify_key": "0" * 64,
             "flags": 0,
             "summary": "",
             "bot": self.bot_user.payload(),
         }
+
+    def _team_payload(self) -> dict | None:
+        """The application's team, when team_members is set (the first member owns it)."""
+        if not self.team_members:
+            return None
+        team_id = str(int(self.application_id) + 1)
+        members = [{"user": u.payload(), "team_id": team_id, "membership_state": 2, "permissions": ["*"],
+                    "role": "admin"} for u in self.team_members]
+        return {"id": team_id, "name": "Team", "icon": None, "owner_user_id": self.team_members[0].id,
+                "members": members}
+
+    @property
+    def bot_mention(self) -> str:
+        """How a member mentions the bot in a message."""
+        return f"<@{self.bot_user.id}>"
 
     # Configuring users and guilds.
     @property
@@ -224,6 +242,7 @@ class DiscordEmulator:
             old = previous.get((command["name"], command.get("type", 1)))
             entry = {
                 "type": 1,
+                "description": "",  # Discord answers "" for context-menu commands
                 "default_member_permissions": None,
                 "nsfw": False,
                 "options": [],
