@@ -13,7 +13,7 @@ from bot.judgements import QUOTE, RIGHTLY_REFUSED, SAID, SHOULD_REFUSE, Verdict
 from bot.judgements._store import FORGOTTEN_USER
 from bot.judgements.export import item, judged_items, quote_span
 from bot.judgements.sentences import exact_span, find_sentence
-from bot.log import InteractionLog
+from bot.log import InteractionLog, Who
 from knowledge.models import Article
 from tests.test_review_data import HALFTIME, PUTIN, SUPER_BOWL, fill, sample_servers, table
 
@@ -192,3 +192,19 @@ def test_the_export_command_writes_jsonl_to_stdout_or_a_file_and_explains_mistak
 def test_a_paste_that_only_whole_text_folding_matches_is_kept_as_pasted() -> None:
     body = r"He said \*nothing\* about the pipeline at all."
     assert exact_span(body, "He said nothing about the pipeline") == "He said nothing about the pipeline"
+
+
+def test_mention_and_find_quotes_answers_can_be_judged_and_a_reply_mention_keeps_its_earlier_question(filled) -> None:
+    from tests.test_review_data import quote
+
+    log = InteractionLog(filled.path)
+    who = Who(A.guild, A.channels[0], A.users["bob"], "Bob")
+    found = log.record(who, "find-quotes", status="ok", question="Putin and Xi met in Beijing.",
+                       quotes=(quote("putin", 1),), abstained=False)
+    reply = log.record(who, "mention", status="ok", question="and what did Xi say?", parent_id=found,
+                       quotes=(quote("xi", 2),), abstained=False)
+    assert judgements.judge(log.db, A.guild, found, MOD, Verdict(QUOTE, 1)) == "new"
+    assert judgements.judge(log.db, A.guild, reply, MOD, Verdict(QUOTE, 1)) == "new"
+    [row] = judgements.of_answer(log.db, A.guild, reply)
+    assert row["previous"] == "Putin and Xi met in Beijing." and row["previous_asker_id"] == str(A.users["bob"])
+    log.close()
