@@ -1,4 +1,4 @@
-"""Entry point: python -m bot run | sync | ask | index | eval | train | logs | browse."""
+"""Entry point: python -m bot run | sync | ask | index | eval | train | logs | browse | judgements."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     quality_cli.add_train_parser(sub)
     logs_cli.add_logs_parser(sub)
     logs_cli.add_browse_parser(sub)
+    from bot.judgements import cli as judgements_cli
+
+    judgements_cli.add_judgements_parser(sub)
     return parser
 
 

@@ -26,7 +26,7 @@ _log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.errors", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.review", "bot.cogs.privacy",
               "bot.cogs.settings", "bot.cogs.find_quotes", "bot.cogs.articles",
-              "bot.cogs.mentions")
+              "bot.cogs.mentions", "bot.cogs.judgements")
 # Moderation, privacy and administration work in every channel, whatever ALLOWED_CHANNEL_IDS says.
 CHANNEL_FREE_COMMANDS = frozenset({"review", "forget-me", "settings", "articles"})
 DRAIN_SECONDS = 5.0

@@ -50,6 +50,7 @@ def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
     names = ["m001_create_tables", "m002_questions_fts", "m010_zero_free_space"]
     assert first.migrations_applied == [m.__name__ for m in MIGRATIONS]
     assert first.migrations_applied[:3] == names
+    assert "m030_judgements" in first.migrations_applied
     first.close()
     again = InteractionLog(tmp_path / "log.db")
     assert again.migrations_applied == []

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from bot import review
+from bot import judgements, review
+from bot.log import InteractionLog
 from tests.test_review_data import HALFTIME, NOT_COVERED, fill, quote, sample_servers, table
 
 pytest.importorskip("datasette")
 
 METADATA = Path(__file__).resolve().parents[1] / "datasette" / "metadata.json"
-CANNED = ("recent", "unanswered", "unhelpful", "per_user", "per_day")
+CANNED = ("recent", "unanswered", "unhelpful", "per_user", "per_day", "judgements")
 A, B = sample_servers()
 
 
@@ -38,6 +39,12 @@ def free_port() -> int:
 def site(tmp_path_factory):
     """Datasette serving a filled log on 127.0.0.1; yields (base URL, sample)."""
     sample = fill(tmp_path_factory.mktemp("datasette") / "interactions.db", A, B)
+    log = InteractionLog(sample.path)
+    for guild, name, verdict in ((A.guild, "a_putin", judgements.Verdict(judgements.QUOTE, 2)),
+                                 (A.guild, "a_bowl_1", judgements.Verdict(judgements.RIGHTLY_REFUSED)),
+                                 (B.guild, "b_secret", judgements.Verdict(judgements.SHOULD_REFUSE))):
+        judgements.judge(log.db, guild, sample.ids[name], "9001", verdict)
+    log.close()
     port = free_port()
     command = [sys.executable, "-m", "datasette", "serve", str(sample.path), "--metadata", str(METADATA),
                "--host", "127.0.0.1", "--port", str(port)]
@@ -143,6 +150,15 @@ def test_per_user_and_per_day_count_questions(site) -> None:
     assert {r["day"]: r["questions"] for r in days} == dict(expected)
     assert sum(r["failed"] for r in days) == 1 and sum(r["answered"] for r in days) == 3
     assert {r["guild_id"] for r in canned(base, "per_day")} == {str(A.guild), str(B.guild)}
+
+
+def test_judgements_show_the_verdict_and_the_judged_quote(site) -> None:
+    base, sample = site
+    rows = canned(base, "judgements", str(A.guild))
+    assert [(r["interaction_id"], r["verdict"], r["correct"]) for r in rows] == [
+        (sample.ids["a_bowl_1"], "rightly_refused", 1), (sample.ids["a_putin"], "quote", 1)]
+    assert rows[1]["answering_text"].startswith("Passage 2 of putin") and rows[0]["answering_text"] is None
+    assert len(canned(base, "judgements")) == 3
 
 
 def test_a_headless_chromium_screenshot_of_the_main_page(site, tmp_path) -> None:

@@ -49,6 +49,19 @@ async def export_text(emulator) -> str:
     return attachment.text()
 
 
+async def judge_and_keep(emulator, *row_ids: int) -> None:
+    """A moderator judges answers from /review recent ('Quote 1 answered') and keeps them for training."""
+    listing = await emulator.slash("review recent", {"limit": 100}, user="moderator")
+    await listing.wait_final(5)
+    for row_id in row_ids:
+        card = await emulator.press(listing.message, f"jg:open:{row_id}", user="moderator")
+        await card.wait_final(5)
+        judged = await emulator.press(card.message, f"jg:v:{row_id}:q1", user="moderator")
+        await judged.wait_final(5)
+        kept = await emulator.press(judged.message, f"jg:keep:{row_id}:1", user="moderator")
+        await kept.wait_final(5)
+
+
 @pytest.mark.parametrize("anonymised", [False, True], ids=["ids", "anonymised"])
 async def test_after_forget_me_the_log_file_holds_no_trace_of_her(emulator, bot_errors, tmp_path, anonymised) -> None:
     a = emulator.guild
@@ -71,6 +84,9 @@ async def test_after_forget_me_the_log_file_holds_no_trace_of_her(emulator, bot_
             listing = await emulator.slash(command, options, user="moderator")
             await listing.wait_final(5)
             assert HER_WORDS[2] in listing.message["embeds"][0]["description"]
+        await judge_and_keep(emulator, her_row["id"], his_row["id"])
+        moderators = {r["moderator_id"] for r in db_rows(path, "SELECT moderator_id FROM judgements")}
+        assert moderators == {review.user_key(a.member("moderator").id, key)}  # hashed when anonymising
         before, stored = await export_text(emulator), file_bytes(path)
         present = [t for t in traces(her, key) if not (anonymised and t == her.encode())]
         assert all(t.decode() in before and t in stored for t in present)  # so the scans below can fail
@@ -80,6 +96,8 @@ async def test_after_forget_me_the_log_file_holds_no_trace_of_her(emulator, bot_
         reply = (await wait_private(forget))["content"]
         assert "deleted 9 records" in reply  # 3 questions and her More, her 👎, bob's 👍 on hers, 3 conversations
         assert "your id from 2 moderator look-ups and your question from 1 More page" in reply
+        assert "1 moderator judgement of your questions" in reply  # even though it was kept for training
+        assert [r["question"] for r in db_rows(path, "SELECT question FROM judgements")] == [HIS_QUESTION]
         after = await export_text(emulator)
         assert HIS_QUESTION in after and not [t for t in traces(her, key) if t.decode() in after]
         assert not [t for t in traces(her, key) if t in file_bytes(path)]  # the live file and its WAL
@@ -88,4 +106,5 @@ async def test_after_forget_me_the_log_file_holds_no_trace_of_her(emulator, bot_
     assert HIS_QUESTION.encode() in file_bytes(path)
     assert not {t for t in fts_terms(path) if any(w.startswith(t[:6]) for w in HER_WORDS)}
     lookups = db_rows(path, "SELECT argument FROM interactions WHERE command = 'review' AND argument LIKE '%user%'")
-    assert sorted(json.loads(r["argument"])["user"] for r in lookups) == [review.FORGOTTEN_USER] * 2
+    named = [json.loads(r["argument"])["user"] for r in lookups]
+    assert sorted(u for u in named if u) == [review.FORGOTTEN_USER] * 2  # the look-ups that named her

@@ -22,7 +22,7 @@ from tests.test_review_data import HALFTIME, PUTIN, SECRET_B, TAIWAN, fill, revi
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SUBCOMMANDS = {
     "recent": {}, "search": {"text": "super bowl"}, "unanswered": {"period": "all"}, "unhelpful": {"period": "all"},
-    "stats": {"period": "all"}, "export": {"start": "all"},
+    "stats": {"period": "all"}, "export": {"start": "all"}, "judged": {},
 }
 A_ONLY_WORD, B_ONLY_WORD = "capybara-a-only", "narwhal-b-only"
 
@@ -131,7 +131,7 @@ async def test_recent_shows_who_where_and_how_it_went(env: Env) -> None:
     assert "👎 2" in embed["description"] and "✅ 2 quotes" in embed["description"]
     assert "who won the super bowl" not in embed["description"]  # asked by bob, but in the other channel
     assert embed["footer"]["text"].startswith("Page 1 of 1 · 1–1 of 1 question")
-    assert not custom_ids(rec.message)  # one page: no buttons
+    assert custom_ids(rec.message) == [f"jg:open:{env.ids['a_taiwan']}"]  # one page: no paging, a judge button
 
 
 async def test_search_finds_questions_by_their_words(env: Env) -> None:

@@ -14,6 +14,11 @@ from tests.test_review_data import fill, review_bot, server_of
 ROW_MARK = re.compile(r"`#([0-9]+)`")
 
 
+def page_ids(message: dict) -> list[str]:
+    """The paging buttons' ids (the ⚖️ Judge buttons under the rows are tested in test_judgements_discord.py)."""
+    return [c for c in custom_ids(message) if c.startswith("rv:page:")]
+
+
 def shown_ids(message: dict) -> list[int]:
     """Row ids listed on a page, in order."""
     return [int(i) for i in ROW_MARK.findall(message["embeds"][0]["description"])]
@@ -38,9 +43,10 @@ async def test_listing_pages_survive_a_restart_and_stay_stable(emulator, bot_err
         rec = await emulator.slash("review recent", {"limit": 30}, user="moderator")
         await rec.wait_final(10)
         audit = (await wait_row(path, rec.id))["id"]
-        assert custom_ids(rec.message) == [f"rv:page:{audit}:0", f"rv:page:{audit}:1"]
+        assert page_ids(rec.message) == [f"rv:page:{audit}:0", f"rv:page:{audit}:1"]
         assert rec.message["components"][0]["components"][0]["disabled"] is True
         first = shown_ids(rec.message)
+        assert [c for c in custom_ids(rec.message) if c.startswith("jg:")] == [f"jg:open:{i}" for i in first]
         assert len(first) == 10 and "Page 1 of 3 · 1–10 of 30 questions" in rec.message["embeds"][0]["footer"]["text"]
 
         press = await emulator.press(rec.message, f"rv:page:{audit}:1", user="moderator")
@@ -49,7 +55,7 @@ async def test_listing_pages_survive_a_restart_and_stay_stable(emulator, bot_err
         assert_within_limits(press.message)
         second = shown_ids(press.message)
         assert "Page 2 of 3 · 11–20 of 30" in press.message["embeds"][0]["footer"]["text"]
-        assert custom_ids(press.message) == [f"rv:page:{audit}:0", f"rv:page:{audit}:2"]
+        assert page_ids(press.message) == [f"rv:page:{audit}:0", f"rv:page:{audit}:2"]
 
         before = dict(rec.message)
         refused = await emulator.press(rec.message, f"rv:page:{audit}:2", user="bob")

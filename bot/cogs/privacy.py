@@ -51,6 +51,8 @@ def reply_text(result: review.Forgotten | None) -> str:
         parts.append(f"your id from {_count(result.lookups, 'moderator look-up')}")
     if result.copies:
         parts.append(f"your question from {_count(result.copies, 'More page')} of other members")
+    if result.judgements:
+        parts.append(f"{_count(result.judgements, 'moderator judgement')} of your questions")
     if parts:
         text += ALSO.format(parts=" and ".join(parts))
     text += AFTER

@@ -15,6 +15,8 @@ from discord.ext import commands
 
 from bot import review
 from bot.client import who_of
+from bot.judgements import tally
+from bot.judgements._views import VERDICT_CHOICES, judge_buttons, judged_field
 from bot.review.queries import RECENT_DEFAULT, RECENT_MAX, fts_query
 from bot.review_views import PageButton, listing_embed, pager, stats_embed
 
@@ -151,7 +153,7 @@ class Review(commands.GroupCog, group_name="review", group_description="Moderato
             await interaction.followup.send(UNAVAILABLE, ephemeral=True)
             return
         options: dict[str, Any] = {"embed": listing_embed(page, params), "ephemeral": True, "allowed_mentions": NONE}
-        view = pager(row_id, page)
+        view = judge_buttons(pager(row_id, page), page)
         if view is not None:
             options["view"] = view
         await interaction.followup.send(**options)
@@ -170,8 +172,24 @@ class Review(commands.GroupCog, group_name="review", group_description="Moderato
         if page is None:
             await interaction.response.send_message(UNAVAILABLE, ephemeral=True)
             return
-        await interaction.response.edit_message(embed=listing_embed(page, params), view=pager(row_id, page),
-                                                allowed_mentions=NONE)
+        await interaction.response.edit_message(embed=listing_embed(page, params),
+                                                view=judge_buttons(pager(row_id, page), page), allowed_mentions=NONE)
+
+    @app_commands.command(name="judged", description="Answers moderators judged here, latest first.")
+    @app_commands.describe(moderator="Only this moderator's judgements", verdict="Only this verdict")
+    @app_commands.choices(verdict=VERDICT_CHOICES)
+    async def judged(
+        self, interaction: discord.Interaction, moderator: discord.User | None = None, verdict: str | None = None
+    ) -> None:
+        """List this server's judgements (see docs/review.md, 'Teaching the bot')."""
+        if not await self.admit(interaction, "judged"):
+            return
+        cog = self.bot.get_cog("Judgements")
+        if cog is None:
+            await interaction.response.send_message(UNAVAILABLE, ephemeral=True, allowed_mentions=NONE)
+            return
+        await cog.show_judged(interaction, {"sub": "judged", "verdict": verdict,
+                                              "user": self.key_of(moderator, interaction.guild_id)})
 
     @app_commands.command(name="stats", description="Questions, answer rate, 👍/👎, latency and busiest channels.")
     @app_commands.describe(period="How far back to look")
@@ -189,6 +207,8 @@ class Review(commands.GroupCog, group_name="review", group_description="Moderato
             await interaction.followup.send(UNAVAILABLE, ephemeral=True)
             return
         embed = stats_embed(result, PERIOD_NAMES.get(period, period))
+        judged = await self.bot.log.call(lambda log: tally(log.db, guild, since=since))
+        embed.insert_field_at(3, name=judged_field(judged)[0], value=judged_field(judged)[1], inline=True)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NONE)
 
     @app_commands.command(name="export", description="Download this server's log for a date range (CSV or JSON Lines).")

@@ -145,12 +145,50 @@ def m021_article_uploads(db: sqlite_utils.Database) -> None:
     )
 
 
+def m030_judgements(db: sqlite_utils.Database) -> None:
+    """Moderators' judgements of answers (one per answer and moderator), and where each quote's bold sentence is."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE interaction_quotes ADD COLUMN highlight_start INTEGER;
+        ALTER TABLE interaction_quotes ADD COLUMN highlight_end INTEGER;
+        CREATE TABLE judgements (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            interaction_id INTEGER REFERENCES interactions(id) ON DELETE SET NULL,
+            guild_id TEXT NOT NULL,
+            moderator_id TEXT,
+            asker_id TEXT,
+            previous_asker_id TEXT,
+            question TEXT NOT NULL,
+            previous TEXT,
+            abstained INTEGER NOT NULL DEFAULT 0,
+            quotes TEXT NOT NULL DEFAULT '[]',
+            verdict TEXT NOT NULL CHECK (verdict IN ('quote', 'said', 'rightly_refused', 'should_refuse')),
+            quote_rank INTEGER,
+            sentence TEXT,
+            article_id TEXT,
+            source TEXT,
+            keep_for_training INTEGER NOT NULL DEFAULT 0,
+            asked_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (interaction_id, moderator_id)
+        );
+        CREATE INDEX idx_judgements_guild ON judgements (guild_id, updated_at);
+        CREATE INDEX idx_judgements_asker ON judgements (guild_id, asker_id);
+        CREATE INDEX idx_judgements_previous_asker ON judgements (guild_id, previous_asker_id);
+        CREATE INDEX idx_judgements_moderator ON judgements (guild_id, moderator_id)
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_create_tables,
     m002_questions_fts,
     m010_zero_free_space,
     m020_guild_settings,
     m021_article_uploads,
+    m030_judgements,
 )
 
 

@@ -46,6 +46,12 @@ class Who:
     user_name: str = ""
 
 
+def _highlight(quote: Quote) -> tuple[int | None, int | None]:
+    """The bold sentence's offsets inside the quote's text, or (None, None)."""
+    start, end = quote.highlight if quote.highlight and len(quote.highlight) == 2 else (None, None)
+    return (start, end) if isinstance(start, int) and isinstance(end, int) and 0 <= start < end else (None, None)
+
+
 def _text_id(value: int | None) -> str | None:
     return None if value is None else str(value)
 
@@ -198,9 +204,9 @@ class InteractionLog:
                  error, _text_id(message_id), row_id),
             )
             conn.executemany(
-                """INSERT OR REPLACE INTO interaction_quotes
-                   (interaction_id, rank, article_id, passage_id, score, title, text) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                [(row_id, rank, q.article_id, q.passage_id, float(q.score), q.title, q.text)
+                """INSERT OR REPLACE INTO interaction_quotes (interaction_id, rank, article_id, passage_id, score, title,
+                   text, highlight_start, highlight_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [(row_id, rank, q.article_id, q.passage_id, float(q.score), q.title, q.text, *_highlight(q))
                  for rank, q in enumerate(quotes, start=1)],
             )
 

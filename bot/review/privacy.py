@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.judgements import _store as judgements
 from bot.review.periods import iso, utc_now
 from bot.review.queries import connection, guild_clause
 
@@ -55,6 +56,7 @@ def _drop_interactions(conn: sqlite3.Connection, id_query: str, params: list[Any
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
     conn.execute("DELETE FROM doomed")
     conn.execute(f"INSERT INTO doomed (id) {id_query}", params)
+    judgements.purge(conn, "SELECT id FROM doomed")  # kept-for-training ones stay, without any user id
     conn.execute("DELETE FROM interaction_quotes WHERE interaction_id IN (SELECT id FROM doomed)")
     conn.execute("DELETE FROM feedback WHERE interaction_id IN (SELECT id FROM doomed)")
     conn.execute("UPDATE interactions SET parent_id = NULL WHERE parent_id IN (SELECT id FROM doomed)")
@@ -107,6 +109,7 @@ class Forgotten:
     kept_pending: int  # answers still being written; run forget-me again after they finish
     lookups: int = 0  # moderators' /review rows that named them, now naming FORGOTTEN_USER
     copies: int = 0  # other members' More pages whose copy of their question was blanked
+    judgements: int = 0  # moderators' judgements of their questions, deleted (even those kept for training)
 
     @property
     def total(self) -> int:
@@ -164,11 +167,13 @@ def forget_user(
                 (SELECT id FROM interactions WHERE {scope}))""",
             [user, *scope_params, *scope_params],
         ).rowcount
+        judged, _ = judgements.forget(conn, scope, scope_params, user)
         votes_on_theirs = conn.execute(f"DELETE FROM feedback WHERE interaction_id IN ({mine})", params).rowcount
         interactions = _drop_interactions(conn, mine, params)
         conversations = _drop_conversations(conn, f"{scope} AND user_id = ?", params)
         lookups = _forget_lookups(conn, scope, scope_params, user)
-        result = Forgotten(interactions, votes, votes_on_theirs, conversations, int(pending), lookups, copies)
+        result = Forgotten(interactions, votes, votes_on_theirs, conversations, int(pending), lookups, copies,
+                           judged)
         if record:
             conn.execute(
                 """INSERT INTO interactions (created_at, guild_id, user_id, command, argument, status)
