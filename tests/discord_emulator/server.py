@@ -63,6 +63,7 @@ class DiscordEmulator(CommunityMixin):
         """Create the bot user and application and, unless told not to, a default guild."""
         self.ids = SnowflakeFactory()
         self.ack_deadline = ack_deadline
+        self.token_lifetime = 15 * 60.0  # seconds an interaction token works for webhooks
         self.application_id = self.ids()
         self.bot_user = EmuUser(self.application_id, bot_name.lower().replace(" ", "-"), bot_name, bot=True)
         self.app_owner = EmuUser(self.ids(), "app-owner")
