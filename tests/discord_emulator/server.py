@@ -408,7 +408,7 @@ class DiscordEmulator(CommunityMixin):
         locale: str = "en-US",
     ) -> InteractionRecord:
         """Send INTERACTION_CREATE to the bot and return the record that tracks its answer."""
-        if not any(s.handles_guild(guild.id) for s in self.gateway.active):
+        if not any(s.handles_guild(guild.id) for s in self.gateway.active + self.gateway.waiting):
             raise RuntimeError("no bot is connected to the gateway (use connected_client or wait_for_client)")
         interaction_id = self.ids()
         token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)
