@@ -94,14 +94,13 @@ async def soak_bot(engine, warmup: int, count: int, every: int, seed: int) -> li
     from tests.discord_emulator import DiscordEmulator, connected_client
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(database_path=Path(tmp) / "interactions.db", index_path=Path(tmp) / "index.db",
-                            ask_cooldown_rate=0)
         async with DiscordEmulator() as emulator:
-            settings = Settings(**{**settings.__dict__, "discord_guild_id": int(emulator.guild.id)})
+            settings = Settings(database_path=Path(tmp) / "interactions.db", index_path=Path(tmp) / "index.db",
+                                ask_cooldown_rate=0, discord_guild_id=int(emulator.guild.id))
             async with connected_client(QuoteBot(settings, engine=engine), emulator):
                 async def ask_all(questions: list[str], start: int, points: list) -> None:
                     for n, question in enumerate(questions, start=1):
-                        rec = await emulator.slash("ask", {"question": question or "?"})
+                        rec = await emulator.slash("ask", {"question": question[:300] or "?"})  # /ask takes 300
                         await rec.wait_final(30)
                         emulator.interactions.pop(rec.id, None)  # the emulator's own records are not the bot's
                         emulator.calls.clear()

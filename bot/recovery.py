@@ -41,7 +41,7 @@ class PendingAnswers:
             self.store = self._guard(lambda: PendingStore(self.path), None)
         return self.store is not None
 
-    def _guard(self, fn: Callable[[], T], default: Any) -> T | Any:
+    def _guard(self, fn: Callable[[], T], default: Any, *, writes: bool = False) -> T | Any:
         try:
             result = fn()
         except (sqlite3.Error, OSError) as exc:
@@ -52,20 +52,20 @@ class PendingAnswers:
                 print(message, file=sys.stderr, flush=True)
                 _log.error(message)
             return default
-        if self._failing:
+        if self._failing and writes:  # only a write that added a row shows the store is usable again
             self._failing = False
             _log.warning("Pending answers %s is writable again", self.path)
         return result
 
-    async def _call(self, fn: Callable[[PendingStore], T], default: Any = None) -> T | Any:
+    async def _call(self, fn: Callable[[PendingStore], T], default: Any = None, *, writes: bool = False) -> T | Any:
         store = self.store
         if store is None:
             return default
-        return await asyncio.to_thread(self._guard, lambda: fn(store), default)
+        return await asyncio.to_thread(lambda: self._guard(lambda: fn(store), default, writes=writes))
 
     async def hold(self, entry: PendingAnswer) -> None:
         """Keep an acknowledged question's token until its answer is out."""
-        await self._call(lambda s: s.add(entry))
+        await self._call(lambda s: s.add(entry), writes=True)
 
     async def delivered(self, interaction_id: int, message_id: int | None) -> None:
         """Note that the answer reached the member."""

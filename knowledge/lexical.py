@@ -28,8 +28,8 @@ class LexicalIndex:
     def __init__(self, texts: list[str]):
         self.size = len(texts)
         self.retriever = None
-        if texts:
-            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False) if texts else None
+        if tokens is not None and tokens.vocab:  # bm25s can't index texts without a single word (say, only "\u200b")
             self.retriever = bm25s.BM25()
             self.retriever.index(tokens, show_progress=False)
         self.knows = lru_cache(maxsize=4096)(self._knows)  # per index: a replaced index is not kept alive

@@ -14,6 +14,7 @@ import pytest
 from bot.log import AsyncLog
 from tests.bot_fixtures import IN_SCOPE, assert_within_limits, db_rows, wait_row, wait_until
 from tests.discord_emulator import connected_client
+from tests.test_bot_process import TOKEN, base_env, run_bot, warm_index  # noqa: F401 (fixture)
 
 QUESTIONS = ["Why did Putin go to Beijing right after Trump's visit?", "who is Kurt Campbell?",
              "what currencies do russia and china use for their trade"]
@@ -62,7 +63,7 @@ async def ask_ok(emulator, question: str = IN_SCOPE):
     """Ask and wait for an answer the member can see."""
     rec = await emulator.slash("ask", {"question": question})
     await rec.wait_final(20)
-    assert rec.message["embeds"][0]["description"].startswith("> ")
+    assert rec.message["embeds"] and rec.message["embeds"][0]["description"].startswith("> "), rec.message.get("content")
     assert_within_limits(rec.message)
     return rec
 
@@ -107,3 +108,37 @@ async def test_a_failing_log_database_never_costs_an_answer(
     err = capsys.readouterr().err
     assert err.count("interaction log: cannot write") == 1, err
     assert bot_errors.take()
+
+
+@pytest.mark.timeout(240)
+async def test_a_full_disk_never_costs_an_answer(emulator, tmp_path: Path, warm_index: Path) -> None:
+    db = tmp_path / "interactions.db"
+    env = base_env(tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=emulator.api_base,
+                   DISCORD_GATEWAY_URL=emulator.gateway_url, DISCORD_GUILD_ID=emulator.guild.id, ASK_COOLDOWN_RATE="0")
+    process = await run_bot(tmp_path, env, "run")
+    try:
+        await emulator.wait_for_client(timeout=120)
+        before = [await ask_ok(emulator, q) for q in QUESTIONS]
+        committed = [(await wait_row(db, r.id))["id"] for r in before]
+        soft, hard = resource.prlimit(process.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (1, hard))  # no file may grow: the disk is full
+        during = [await ask_ok(emulator, q) for q in QUESTIONS[:2]]
+        resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (soft, hard))  # space was freed
+        await asyncio.sleep(AsyncLog.retry_after_seconds + 1)
+        after = await ask_ok(emulator)
+        row = await wait_row(db, after.id, timeout=10)
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    text = (out + err).decode()
+    assert process.returncode == 0, text
+    assert row["status"] == "ok"
+    assert all(r.message for r in during)
+    assert set(committed) <= set(answered_rows(db))
+    said = [line for line in text.splitlines() if not line.startswith("[")]  # what the bot says, not its log lines
+    assert [line.split(":")[0] for line in said] == ["interaction log", "pending answers"], text  # once each
+    assert "Interaction log" in text and "is writable again" in text
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone() == ("ok",)
