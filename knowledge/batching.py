@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from knowledge.heap import Trimmer
+from knowledge.heap import Trimmer, tune
 
 MAX_TEXTS = 64  # texts per encoder pass
 
@@ -109,6 +109,7 @@ def batcher_for(embedder) -> MicroBatcher:
     with _SHARED_LOCK:
         batcher = _SHARED.get(embedder)
         if batcher is None:
+            tune()
             ref = weakref.ref(embedder)
             batcher = _SHARED[embedder] = MicroBatcher(lambda texts: ref().encode_queries(texts), trimmer=Trimmer())
         return batcher

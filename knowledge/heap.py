@@ -7,18 +7,33 @@ import ctypes.util
 import threading
 
 TRIM_EVERY = 64  # encoder passes between trims (a trim costs well under a millisecond)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+MMAP_THRESHOLD = 64 * 1024  # blocks this large get their own mapping, returned to the system when freed
+TRIM_THRESHOLD = 128 * 1024  # free memory above this at the top of the heap is returned at once
 
 
-def _libc_trim():
-    """glibc's malloc_trim, or None on other C libraries (macOS, musl, Windows)."""
+def _libc(name: str):
+    """A glibc function, or None on other C libraries (macOS, musl, Windows)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
         return None
 
 
-_MALLOC_TRIM = _libc_trim()
+_MALLOC_TRIM = _libc("malloc_trim")
+_MALLOPT = _libc("mallopt")
+_tuned = False
+
+
+def tune() -> bool:
+    """Once per process: fixed mmap and trim thresholds, so the encoder's large temporary tensors (a few MB
+    each, of every size as question lengths vary) go back to the system instead of fragmenting the heap."""
+    global _tuned
+    if _MALLOPT is None:
+        return False
+    if not _tuned:
+        _tuned = bool(_MALLOPT(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(_MALLOPT(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return _tuned
 
 
 def trim() -> bool:

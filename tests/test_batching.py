@@ -80,3 +80,9 @@ def test_the_trimmer_trims_every_n_passes() -> None:
         batcher.encode(["a"])
     assert len(trims) == 2
     assert trim() in (True, False)  # callable on any C library
+
+
+def test_tuning_the_heap_is_harmless_and_idempotent() -> None:
+    from knowledge.heap import tune
+
+    assert tune() == tune()
