@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,6 +16,7 @@ import discord
 from discord.http import handle_message_parameters
 from discord.webhook.async_ import async_context
 
+from bot.log import Who
 from bot.formatting import abstain_embed, answer_embed, nothing_more_text
 from bot.log.pending import PendingAnswer, PendingStore, pending_path, plan
 from bot.views import answer_view
@@ -34,6 +37,8 @@ class PendingAnswers:
         self.path = pending_path(database_path)
         self.store: PendingStore | None = None
         self._failing = False
+        # a thread of its own: never queued behind engine work in the default pool
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pending-answers")
 
     def open(self) -> bool:
         """Open (creating) the store; False when it can't be used."""
@@ -61,11 +66,18 @@ class PendingAnswers:
         store = self.store
         if store is None:
             return default
-        return await asyncio.to_thread(lambda: self._guard(lambda: fn(store), default, writes=writes))
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: self._guard(lambda: fn(store), default, writes=writes))
 
-    async def hold(self, entry: PendingAnswer) -> None:
-        """Keep an acknowledged question's token until its answer is out."""
-        await self._call(lambda s: s.add(entry), writes=True)
+    def hold(self, entry: PendingAnswer) -> None:
+        """Keep a question's token until its answer is out: written before the acknowledgement, on the event loop
+        (one small WAL append), so that no process death after "thinking…" can lose it."""
+        if self.store is not None:
+            self._guard(lambda: self.store.add(entry), None, writes=True)
+
+    async def update(self, interaction_id: int, **context: Any) -> None:
+        """Add the log row and the conversation once known."""
+        await self._call(lambda s: s.update(interaction_id, **context))
 
     async def delivered(self, interaction_id: int, message_id: int | None) -> None:
         """Note that the answer reached the member."""
@@ -84,18 +96,41 @@ class PendingAnswers:
         store, self.store = self.store, None
         if store is not None:
             self._guard(store.close, None)
+        self._executor.shutdown(wait=True)
 
 
-def entry_for(interaction: discord.Interaction, *, row_id: int | None, question: str, previous: Sequence,
-              exclude: Sequence[str], kind: str, note: str) -> PendingAnswer:
-    """The token-store entry of an acknowledged question."""
+def entry_for(interaction: discord.Interaction, *, kind: str, question: str = "") -> PendingAnswer:
+    """The token-store entry of a question just acknowledged (its row and conversation come later)."""
     user = interaction.user
     return PendingAnswer(
         interaction_id=interaction.id, application_id=interaction.application_id, token=interaction.token,
-        created_at=interaction.created_at.timestamp(), kind=kind, question=question, row_id=row_id,
-        guild_id=interaction.guild_id, previous=tuple(previous), exclude=tuple(exclude),
-        asked_by=getattr(user, "display_name", "") or user.name, note=note,
+        created_at=interaction.created_at.timestamp(), kind=kind, question=question, guild_id=interaction.guild_id,
+        asked_by=getattr(user, "display_name", "") or user.name, channel_id=interaction.channel_id, user_id=user.id,
     )
+
+
+def _row_of(log, interaction_id: int) -> dict | None:
+    rows = list(log.db.query("SELECT * FROM interactions WHERE discord_interaction_id = ? ORDER BY id DESC LIMIT 1",
+                             [str(interaction_id)]))
+    return rows[0] if rows else None
+
+
+def _context(log, entry: PendingAnswer) -> PendingAnswer:
+    """Fill what the bot died before noting (row, question, conversation) from the log, as the live path does."""
+    row = log.interaction(entry.row_id) if entry.row_id is not None else _row_of(log, entry.interaction_id)
+    if row is None and entry.question and entry.kind != "more" and entry.user_id is not None:
+        who = Who(entry.guild_id, entry.channel_id, entry.user_id, entry.asked_by)  # died before logging it
+        return dataclasses.replace(entry, row_id=log.begin(who, entry.kind, question=entry.question,
+                                                           discord_interaction_id=entry.interaction_id))
+    if row is None or entry.previous or entry.exclude:
+        return entry
+    previous, exclude = log.turns(row["parent_id"]) if row["parent_id"] else [], []
+    if entry.kind == "more" and row["parent_id"] is not None:
+        root = log.interaction(row["parent_id"])
+        previous = log.turns(root["parent_id"]) if root and root["parent_id"] else []
+        exclude = log.shown_passages(row["parent_id"])
+    return dataclasses.replace(entry, row_id=row["id"], question=entry.question or row["question"] or "",
+                               previous=tuple(previous), exclude=tuple(exclude))
 
 
 def answer_message(result: Any, entry: PendingAnswer) -> dict[str, Any]:
@@ -141,6 +176,10 @@ async def settle_at_start(bot: QuoteBot) -> list[PendingAnswer]:
     now, waiting, keep = time.time(), [], []
     for entry in await bot.pending.entries():
         action = plan(entry, now)
+        if action != "expired":
+            entry = await bot.log.call(lambda log: _context(log, entry), default=entry)
+        if action == "answer" and not entry.question:  # died before the question was known: nothing to answer
+            action = "expired"
         if action == "answer":
             waiting.append(entry)
             keep.append(entry.row_id)

@@ -13,6 +13,8 @@ from bot.log.pending import PendingAnswer, PendingStore, pending_path, plan
 from knowledge.models import Turn
 from tests.bot_fixtures import IN_SCOPE, assert_within_limits, db_rows, wait_row, wait_until
 from tests.discord_emulator import connected_client
+from tests.test_bot_process import TOKEN, base_env, run_bot, warm_index  # noqa: F401 (fixture)
+from tests.test_faults import QUESTIONS
 
 
 def entry(**overrides) -> PendingAnswer:
@@ -174,3 +176,41 @@ async def test_the_token_is_gone_after_an_error_too(emulator, make_bot, bot_sett
         assert (await wait_row(bot_settings.database_path, rec.id))["status"] == "error"
         await wait_until(lambda: bot.pending.store.count() == 0, 5, "the token to be dropped")
         assert bot_errors.take()
+
+
+@pytest.mark.timeout(300)
+async def test_kill_9_mid_burst_then_restart_answers_everyone(emulator, tmp_path: Path, warm_index: Path) -> None:
+    env = base_env(tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=emulator.api_base,
+                   DISCORD_GATEWAY_URL=emulator.gateway_url, DISCORD_GUILD_ID=emulator.guild.id,
+                   ASK_COOLDOWN_RATE="0")
+    db = tmp_path / "interactions.db"
+    process = await run_bot(tmp_path, env, "run")
+    try:
+        await emulator.wait_for_client(timeout=120)
+        recs = [await emulator.slash("ask", {"question": QUESTIONS[n % len(QUESTIONS)]}) for n in range(20)]
+        for rec in recs:
+            await rec.wait_response(3)
+        process.kill()  # SIGKILL: nothing runs, nothing is told
+        await process.wait()
+        unanswered = [r for r in recs if r.loading]
+        process = await run_bot(tmp_path, env, "run")
+        try:
+            for rec in recs:
+                await rec.wait_final(120)
+        except Exception:
+            process.kill()
+            out, err = await process.communicate()
+            raise AssertionError(err.decode()[-3000:])
+        rows = await wait_until(lambda: (r := db_rows(db, "SELECT * FROM interactions WHERE status != 'pending'"))
+                                and len(r) == 20 and r, 30, "every row finished")
+        await wait_until(lambda: db_rows(pending_path(db), "SELECT COUNT(*) AS n FROM pending")[0]["n"] == 0, 10,
+                         "the token store to empty")
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert all(r.message["embeds"] and not r.loading for r in recs)
+    assert [r["status"] for r in rows] == ["ok"] * 20
+    assert sum(r["answered_after_restart"] for r in rows) == len(unanswered)
+    by_id = {r["discord_interaction_id"]: r for r in rows}
+    assert all(by_id[r.id]["answered_after_restart"] == 1 for r in unanswered)

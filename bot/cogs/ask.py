@@ -86,6 +86,7 @@ class Ask(commands.Cog):
         question = one_line(question)
         if not await self._admit(interaction, command, question):
             return
+        self.bot.pending.hold(entry_for(interaction, kind=command, question=question))
         await interaction.response.defer(thinking=True, ephemeral=self._private(interaction, private))
         with self.bot.flight(interaction) as flight:
             note = ""
@@ -132,11 +133,13 @@ class Ask(commands.Cog):
         started = time.monotonic()
         if not await self._admit(interaction, "more", None):
             return
+        self.bot.pending.hold(entry_for(interaction, kind="more"))
         await interaction.response.defer(thinking=True, ephemeral=self._private(interaction, None))
         with self.bot.flight(interaction) as flight:
             root = await self._root(row_id)
             if root is None:
                 await send_private(interaction, GONE)
+                await self.bot.pending.release(interaction.id)
                 return await self.bot.log_record(interaction, "more", "not_found", argument=str(row_id), reason=GONE)
             question = root["question"]
             flight.row_id = await self.bot.log_begin(interaction, "more", question=question, parent_id=root["id"])
@@ -214,8 +217,8 @@ class Ask(commands.Cog):
     ) -> None:
         """Run the engine off the loop, send the answer with its buttons, complete the log row."""
         engine, limit = self.bot.engine, self.bot.config(interaction.guild_id).quotes_per_answer
-        await self.bot.pending.hold(entry_for(interaction, row_id=row_id, question=question, previous=previous,
-                                              exclude=exclude, kind=kind, note=note))
+        await self.bot.pending.update(interaction.id, row_id=row_id, question=question, previous=previous,
+                                      exclude=exclude, note=note)
         try:
             result = await asyncio.to_thread(engine.ask, question, previous=previous, exclude=exclude, limit=limit)
             message_id = None

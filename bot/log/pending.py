@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,9 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS pending (
     exclude TEXT NOT NULL DEFAULT '[]',
     asked_by TEXT NOT NULL DEFAULT '',
     note TEXT NOT NULL DEFAULT '',
-    delivered_message_id TEXT
+    delivered_message_id TEXT,
+    channel_id TEXT,
+    user_id TEXT
 )"""
 
 
@@ -47,7 +50,7 @@ class PendingAnswer:
     token: str = field(repr=False)
     created_at: float
     kind: str
-    question: str
+    question: str  # "" until known (a More press knows it only after reading the log)
     row_id: int | None = None
     guild_id: int | None = None
     previous: tuple[Turn, ...] = ()
@@ -55,6 +58,8 @@ class PendingAnswer:
     asked_by: str = ""
     note: str = ""
     delivered_message_id: int | None = None
+    channel_id: int | None = None
+    user_id: int | None = None
 
 
 def plan(entry: PendingAnswer, now: float) -> str:
@@ -70,7 +75,9 @@ def _row(entry: PendingAnswer) -> tuple:
     previous = json.dumps([[t.question, list(t.passage_ids)] for t in entry.previous])
     return (str(entry.interaction_id), str(entry.application_id), entry.token, entry.created_at, entry.row_id,
             None if entry.guild_id is None else str(entry.guild_id), entry.kind, entry.question, previous,
-            json.dumps(list(entry.exclude)), entry.asked_by, entry.note)
+            json.dumps(list(entry.exclude)), entry.asked_by, entry.note,
+            None if entry.channel_id is None else str(entry.channel_id),
+            None if entry.user_id is None else str(entry.user_id))
 
 
 def _entry(row: sqlite3.Row) -> PendingAnswer:
@@ -81,6 +88,8 @@ def _entry(row: sqlite3.Row) -> PendingAnswer:
         guild_id=None if row["guild_id"] is None else int(row["guild_id"]), previous=previous,
         exclude=tuple(json.loads(row["exclude"])), asked_by=row["asked_by"], note=row["note"],
         delivered_message_id=None if row["delivered_message_id"] is None else int(row["delivered_message_id"]),
+        channel_id=None if row["channel_id"] is None else int(row["channel_id"]),
+        user_id=None if row["user_id"] is None else int(row["user_id"]),
     )
 
 
@@ -104,8 +113,20 @@ class PendingStore:
     def add(self, entry: PendingAnswer) -> None:
         """Remember an acknowledged question."""
         with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                               _row(entry))
+            self._conn.execute(
+                "INSERT OR REPLACE INTO pending (interaction_id, application_id, token, created_at, row_id, guild_id, "
+                "kind, question, previous, exclude, asked_by, note, channel_id, user_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(entry))
+
+    def update(self, interaction_id: int, *, row_id: int | None, question: str, previous: Sequence[Turn] = (),
+               exclude: Sequence[str] = (), note: str = "") -> None:
+        """Add what became known after the acknowledgement: the log row and the conversation."""
+        entry = PendingAnswer(0, 0, "", 0.0, "", question, row_id, None, tuple(previous), tuple(exclude), "", note)
+        row = _row(entry)
+        with self._lock:
+            self._conn.execute("UPDATE pending SET row_id = ?, question = ?, previous = ?, exclude = ?, note = ? "
+                               "WHERE interaction_id = ?", (row[4], row[7], row[8], row[9], row[11],
+                                                            str(interaction_id)))
 
     def delivered(self, interaction_id: int, message_id: int | None) -> None:
         """Note that the answer reached the member (before its log row is finished)."""
