@@ -103,7 +103,8 @@ class PendingStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # only the bot's user may read the tokens
         os.close(fd)
-        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=5)
+        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
+                                     timeout=0.5)  # written on the event loop: never wait long
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode = WAL")  # survives the process being killed, not only closed
         self._conn.execute("PRAGMA synchronous = NORMAL")
