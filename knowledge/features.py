@@ -90,6 +90,22 @@ def query_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
                         known, covered, unknown, index.article_vectors @ vector)
 
 
+def with_context(signals: QuerySignals, context: QuerySignals | None) -> QuerySignals:
+    """A follow-up's signals: for each sentence the better of the question alone and the conversation."""
+    if context is None:
+        return signals
+    return QuerySignals(
+        np.maximum(signals.sentence_sim, context.sentence_sim), np.maximum(signals.window_sim, context.window_sim),
+        np.maximum(signals.passage_sim, context.passage_sim),
+        np.maximum(_rel(signals.sentence_bm25), _rel(context.sentence_bm25)),
+        np.maximum(_rel(signals.window_bm25), _rel(context.window_bm25)) * max(
+            float(signals.window_bm25.max(initial=0.0)), float(context.window_bm25.max(initial=0.0))),
+        np.maximum(signals.base, context.base), max(signals.known_share, context.known_share),
+        max(signals.covered_share, context.covered_share), min(signals.unknown_share, context.unknown_share),
+        np.maximum(signals.article_sim, context.article_sim),
+    )
+
+
 def _rel(values: np.ndarray) -> np.ndarray:
     """Values divided by their maximum (zeros when nothing scores)."""
     top = float(values.max()) if values.size else 0.0
@@ -117,6 +133,7 @@ def candidate_matrix(
     memory_sentence: np.ndarray | None = None,
 ) -> np.ndarray:
     """One feature row per candidate sentence (its window is the quote), in CANDIDATE_FEATURES order."""
+    signals = with_context(signals, context)
     n = len(rows)
     s, w, p = signals.sentence_sim[rows], signals.window_sim[rows], signals.passage_sim[rows]
     lo = np.array([index.window_bounds[r][0] for r in rows], dtype=np.int64)

@@ -206,10 +206,6 @@ def build_index(
         dims = 384
         matrix = np.zeros((0, dims), dtype=np.float32)
     pruned = cache.prune(embedder.model_name, {content_hash(t) for t in all_texts})
-    lexical = LexicalIndex(window_texts)
-    sentence_lexical = LexicalIndex(sentence_texts)
-    flags = [text_flags(t) for t in window_texts]
-    article_row = {a.id: n for n, a in enumerate(articles)}
     added, edited, removed = article_changes(cache, articles, changed)
     report = BuildReport(
         articles=len(articles), passages=len(passages), sentences=len(sentences),
@@ -217,10 +213,27 @@ def build_index(
         seconds=time.perf_counter() - started, warnings=warnings, changed_articles=changed,
         added=added, changed=edited, removed=removed,
     )
+    return assemble_index(articles, sentences, passages, sp, matrix[:n_s], matrix[n_s : n_s + n_w],
+                          matrix[n_s + n_w :], embedder.model_name, report)
+
+
+def assemble_index(
+    articles: list[Article], sentences: list[Sentence], passages: list[Passage], sentence_passage: np.ndarray,
+    sentence_vectors: np.ndarray, window_vectors: np.ndarray, passage_vectors: np.ndarray, model_name: str,
+    report: BuildReport,
+) -> Index:
+    """The Index with everything search derives from the texts and vectors (lexical indexes, flags, stems)."""
+    by_id = {a.id: a for a in articles}
+    bounds = sentence_windows(sentences, sentence_passage)
+    sentence_texts = [s.text for s in sentences]
+    window_texts = [span_text(by_id, sentences, lo, hi) for lo, hi in bounds]
+    flags = [text_flags(t) for t in window_texts]
+    article_row = {a.id: n for n, a in enumerate(articles)}
     return Index(
-        articles=articles, sentences=sentences, passages=passages, sentence_passage=sp, window_bounds=bounds,
-        sentence_vectors=matrix[:n_s], window_vectors=matrix[n_s : n_s + n_w], passage_vectors=matrix[n_s + n_w :],
-        lexical=lexical, sentence_lexical=sentence_lexical, model_name=embedder.model_name, report=report,
+        articles=articles, sentences=sentences, passages=passages, sentence_passage=sentence_passage,
+        window_bounds=bounds, sentence_vectors=sentence_vectors, window_vectors=window_vectors,
+        passage_vectors=passage_vectors, lexical=LexicalIndex(window_texts),
+        sentence_lexical=LexicalIndex(sentence_texts), model_name=model_name, report=report,
         window_texts=window_texts,
         window_stems=[{stem(w) for w in content_words(t)} for t in window_texts],
         sentence_stems=[{stem(w) for w in content_words(t)} for t in sentence_texts],
@@ -230,7 +243,7 @@ def build_index(
         passage_article=[p.article_id for p in passages],
         folded_windows=[fold(t) for t in window_texts], folded_sentences=[fold(t) for t in sentence_texts],
         sentence_article=np.array([article_row[s.article_id] for s in sentences], dtype=np.int64),
-        article_vectors=article_means(matrix[n_s + n_w :], [article_row[p.article_id] for p in passages], len(articles)),
+        article_vectors=article_means(passage_vectors, [article_row[p.article_id] for p in passages], len(articles)),
         names=capitalised_words(sentence_texts),
         article_stems=[{stem(w) for w in content_words(" ".join((a.title, a.outlet, a.author, a.date, a.url)))}
                        for a in articles],
