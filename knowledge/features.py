@@ -84,7 +84,7 @@ def query_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
     known = sum(w for t, w in weights.items() if index.lexical.knows(t)) / total if weights else 0.0
     covered = 0.0
     if weights and window_bm25.size:
-        covered = overlap(weights, index.window_stems[int(np.argmax(window_bm25))])
+        covered = overlap(weights, index.window_stems(int(np.argmax(window_bm25))))
     unknown = sum(1 for t in weights if not index.lexical.knows(t)) / len(weights) if weights else 0.0
     return QuerySignals(sentence_sim, window_sim, passage_sim, sentence_bm25, window_bm25, base,
                         known, covered, unknown, index.article_vectors @ vector)
@@ -140,8 +140,8 @@ def candidate_matrix(
     hi = np.array([index.window_bounds[r][1] for r in rows], dtype=np.int64)
     neighbour = np.maximum(np.maximum(signals.sentence_sim[lo], signals.sentence_sim[hi]), s)
     weights = term_weights(index, question)
-    window_overlap = np.array([overlap(weights, index.window_stems[r]) for r in rows], dtype=np.float32)
-    sentence_overlap = np.array([overlap(weights, index.sentence_stems[r]) for r in rows], dtype=np.float32)
+    window_overlap = np.array([overlap(weights, index.window_stems(int(r))) for r in rows], dtype=np.float32)
+    sentence_overlap = np.array([overlap(weights, index.sentence_stems(int(r))) for r in rows], dtype=np.float32)
     number_q, name_q = wants_number(question), wants_name(question)
     has_number = index.window_has_number[rows]
     has_name = index.window_has_name[rows]
@@ -209,7 +209,7 @@ def question_row(
         float(wants_name(question) and not index.window_has_name[top]),
         signals.unknown_share, min(len(content_words(question)) / 10.0, 1.0),
         float(context is not None), dense_best(context),
-        max((overlap(weights, index.window_stems[int(r)]) for r in top_rows[:3]), default=0.0),
+        max((overlap(weights, index.window_stems(int(r))) for r in top_rows[:3]), default=0.0),
         min(sum(1 for t in weights if not index.lexical.knows(t)) / 3.0, 1.0),
         float(signals.passage_sim.max()) if signals.passage_sim.size else 0.0,
         float(signals.window_sim[top]) if signals.window_sim.size else 0.0,

@@ -16,7 +16,7 @@ from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_
 from knowledge.lexical import LexicalIndex, stem
 from knowledge.models import Article, Passage, Sentence
 from knowledge.passages import build_passages, split_sentences
-from knowledge.text import STOPWORDS, content_words, fold, text_flags
+from knowledge.text import STOPWORDS, content_words, text_flags
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,6 @@ class Index:
     sentence_lexical: LexicalIndex  # BM25 over single sentences (ranking)
     model_name: str
     report: BuildReport
-    window_texts: list[str] = field(default_factory=list)
-    window_stems: list[set[str]] = field(default_factory=list)  # stemmed content words of each window
-    sentence_stems: list[set[str]] = field(default_factory=list)
     window_has_number: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     window_has_name: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     sentence_position: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # in its article
@@ -93,8 +90,31 @@ class Index:
     article_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 384), dtype=np.float32))
     article_stems: list[set[str]] = field(default_factory=list)  # stemmed words of title, outlet, author, date, url
     names: frozenset[str] = frozenset()  # lowercase words the articles write capitalised mid-sentence
-    folded_windows: list[str] = field(default_factory=list)  # for locating answer spans (text.fold)
-    folded_sentences: list[str] = field(default_factory=list)
+    _stems: dict = field(default_factory=dict, repr=False, compare=False)  # memo: (kind, row) -> stemmed words
+
+    def window_text(self, row: int) -> str:
+        """The verbatim text of sentence `row` with its neighbours (its window)."""
+        lo, hi = self.window_bounds[row]
+        article = self.article_by_row(lo)
+        return article.body[self.sentences[lo].start : self.sentences[hi].end]
+
+    def article_by_row(self, row: int) -> Article:
+        """The article of a sentence row."""
+        return self.articles[int(self.sentence_article[row])]
+
+    def window_stems(self, row: int) -> set[str]:
+        """Stemmed content words of a window (computed when first needed, then kept)."""
+        key = ("w", row)
+        if key not in self._stems:
+            self._stems[key] = {stem(w) for w in content_words(self.window_text(row))}
+        return self._stems[key]
+
+    def sentence_stems(self, row: int) -> set[str]:
+        """Stemmed content words of a sentence (computed when first needed, then kept)."""
+        key = ("s", row)
+        if key not in self._stems:
+            self._stems[key] = {stem(w) for w in content_words(self.sentences[row].text)}
+        return self._stems[key]
 
     def article(self, article_id: str) -> Article | None:
         """Find an article by id."""
@@ -234,14 +254,10 @@ def assemble_index(
         window_bounds=bounds, sentence_vectors=sentence_vectors, window_vectors=window_vectors,
         passage_vectors=passage_vectors, lexical=LexicalIndex(window_texts),
         sentence_lexical=LexicalIndex(sentence_texts), model_name=model_name, report=report,
-        window_texts=window_texts,
-        window_stems=[{stem(w) for w in content_words(t)} for t in window_texts],
-        sentence_stems=[{stem(w) for w in content_words(t)} for t in sentence_texts],
         window_has_number=np.array([f[0] for f in flags], dtype=np.float32),
         window_has_name=np.array([f[1] for f in flags], dtype=np.float32),
         sentence_position=np.array([s.index for s in sentences], dtype=np.int64),
         passage_article=[p.article_id for p in passages],
-        folded_windows=[fold(t) for t in window_texts], folded_sentences=[fold(t) for t in sentence_texts],
         sentence_article=np.array([article_row[s.article_id] for s in sentences], dtype=np.int64),
         article_vectors=article_means(passage_vectors, [article_row[p.article_id] for p in passages], len(articles)),
         names=capitalised_words(sentence_texts),
