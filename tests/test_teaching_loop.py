@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 
 from bot.__main__ import main
 from bot.judgements import judged_items
 from knowledge.text import contains
 from tests.bot_fixtures import OUT_OF_SCOPE, wait_row
+from tests.knowledge_fixtures import copy_database
 from tests.discord_emulator import connected_client
 
 # Questions nobody labelled before, which the shipped ranker gets wrong, and what a moderator says of them.
@@ -40,7 +40,7 @@ def quote_texts(message: dict) -> list[str]:
 async def test_judged_answers_retrain_the_ranker_and_the_bot_swaps_to_it(
         emulator, make_bot, engine, engine_cache, tmp_path, bot_errors) -> None:
     index = tmp_path / "index.db"
-    shutil.copy(engine_cache, index)
+    copy_database(engine_cache, index)
     ranker = tmp_path / "ranker.json"
     bot = make_bot(index_path=index, ranker_path=ranker)
     emulator.add_member(emulator.guild, "app-owner")
