@@ -28,7 +28,7 @@ QUESTION_FEATURES = (
     "top_probability", "second_probability", "dense_best", "known_share", "covered_share", "lexical_best",
     "memory_in_scope", "memory_out_of_scope", "memory_margin", "wants_number_top_lacks", "wants_name_top_lacks",
     "unknown_share", "question_words", "is_followup", "context_dense_best",
-    "top_covered", "unknown_words", "passage_best", "top_window_sim",
+    "top_covered", "unknown_words", "passage_best", "top_window_sim", "number_evidence", "name_evidence",
 )
 NUMBER_QUESTION = re.compile(
     r"\b(how (many|much|long|far|big|large|old|often)|what (percent|percentage|share|proportion|number|year|date|"
@@ -186,6 +186,11 @@ def dense_best(signals: QuerySignals | None) -> float:
     return float(max(signals.sentence_sim.max(), signals.window_sim.max()))
 
 
+def typed_evidence(index: Index, weights: dict[str, float], rows, has_type: np.ndarray) -> float:
+    """The best word overlap among the top windows that hold the kind of answer asked for (0 when none does)."""
+    return max((overlap(weights, index.window_stems(int(r))) for r in rows if has_type[int(r)]), default=0.0)
+
+
 def question_row(
     question: str,
     signals: QuerySignals,
@@ -213,6 +218,8 @@ def question_row(
         min(sum(1 for t in weights if not index.lexical.knows(t)) / 3.0, 1.0),
         float(signals.passage_sim.max()) if signals.passage_sim.size else 0.0,
         float(signals.window_sim[top]) if signals.window_sim.size else 0.0,
+        typed_evidence(index, weights, top_rows[:3], index.window_has_number) if wants_number(question) else 1.0,
+        typed_evidence(index, weights, top_rows[:3], index.window_has_name) if wants_name(question) else 1.0,
     ]
     return np.asarray(values, dtype=np.float32)
 
