@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install index eval bench browse clean
+.PHONY: run test install index eval train bench browse clean
 
 install: $(STAMP)
 
@@ -32,7 +32,10 @@ index: $(STAMP)
 	$(PY) -m bot index
 
 eval: $(STAMP)
-	$(PY) -m bot eval ../shared/eval/dev.jsonl --verbose
+	$(PY) -m bot eval --curve --verbose
+
+train: $(STAMP)
+	$(PY) -m bot train --output knowledge/data/ranker.json
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py

@@ -112,8 +112,7 @@ def bench_real(rounds: int) -> str:
 
 def synthetic_index(passages: int, per_passage: int, dims: int, vocabulary: list[str]):
     """An Index of random sentences and unit vectors, shaped like the real one."""
-    from knowledge.index import BuildReport, Index
-    from knowledge.lexical import LexicalIndex
+    from knowledge.index import BuildReport
     from knowledge.models import Article, Passage, Sentence
 
     rng = np.random.default_rng(0)
@@ -144,15 +143,10 @@ def synthetic_index(passages: int, per_passage: int, dims: int, vocabulary: list
         matrix = rng.standard_normal((rows, dims), dtype=np.float32)
         return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
-    sp_arr = np.asarray(sp)
-    from knowledge.index import sentence_windows
+    from knowledge.index import assemble_index
 
-    return Index(
-        articles=articles, sentences=sentences, passages=passage_rows, sentence_passage=sp_arr,
-        window_bounds=sentence_windows(sentences, sp_arr), sentence_vectors=unit(n), window_vectors=unit(n),
-        passage_vectors=unit(passages), lexical=LexicalIndex(texts), sentence_lexical=LexicalIndex(texts),
-        model_name="synthetic", report=BuildReport(),
-    )
+    return assemble_index(articles, sentences, passage_rows, np.asarray(sp), unit(n), unit(n), unit(passages),
+                          "synthetic", BuildReport())
 
 
 def rss_mb() -> float:
@@ -162,9 +156,11 @@ def rss_mb() -> float:
 
 
 def bench_scale(sizes: list[int]) -> str:
-    """Query cost as the corpus grows (random vectors, real query embedding, real BM25 and fusion)."""
+    """Query cost as the corpus grows (random vectors, real query embedding, real BM25, features and ranker)."""
     from knowledge.embeddings import Embedder
     from knowledge.articles import load_articles
+    from knowledge.memory import Memory
+    from knowledge.ranker import load_ranker
     from knowledge.search import search
     from knowledge.text import content_words
 
@@ -172,6 +168,7 @@ def bench_scale(sizes: list[int]) -> str:
     embedder = Embedder()
     qs = [item["question"] for item in questions()[:30]]
     vectors = embedder.encode(qs)
+    ranker, memory = load_ranker(), Memory.empty(vectors.shape[1])
     rows = []
     for size in sizes:
         before = rss_mb()
@@ -182,7 +179,7 @@ def bench_scale(sizes: list[int]) -> str:
         latencies = []
         for q, v in zip(qs, vectors):
             t = time.perf_counter()
-            search(index, q, v)
+            search(index, q, v, ranker, memory)
             latencies.append((time.perf_counter() - t) * 1000)
         rows.append([f"{size:,}", f"{size * 5:,}", f"{built:.1f} s", f"{pct(latencies, 50):.1f} ms",
                      f"{pct(latencies, 95):.1f} ms", f"{after - before:.0f} MB"])

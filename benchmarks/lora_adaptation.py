@@ -173,7 +173,7 @@ def training_pairs(items, index, memory_texts: Sequence[str], item_groups: Seque
             pairs.append((text, index.sentences[int(row)].text, group))
         hits = [int(r) for r in window_rows if int(r) not in set(int(s) for s in sentence_rows)]
         for row in (hits or [int(r) for r in window_rows])[:1]:
-            pairs.append((text, index.window_texts[row], group))
+            pairs.append((text, index.window_text(row), group))
     return pairs
 
 

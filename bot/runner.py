@@ -28,8 +28,8 @@ NO_TOKEN_HELP = """No DISCORD_TOKEN is set, so the bot can't connect to Discord.
   1. Open https://discord.com/developers/applications and create a New Application.
   2. On its Bot page press Reset Token; put the token in .env as DISCORD_TOKEN=... (never commit .env).
   3. OAuth2 > URL Generator: scopes 'bot' and 'applications.commands'; permissions 'Send Messages',
-     'Send Messages in Threads', 'Embed Links', 'Read Message History'. Open the URL to invite the bot.
-     It needs no privileged intents.
+     'Send Messages in Threads', 'Create Public Threads', 'Embed Links', 'Read Message History'.
+     Open the URL to invite the bot. It needs no privileged intents.
   4. Put your server's id in DISCORD_GUILD_ID so the slash commands appear there at once.
   5. make run. (README has the full steps.)"""
 NO_TTY = "No terminal is attached, so the local question prompt can't open; set DISCORD_TOKEN to run the bot."

@@ -149,7 +149,8 @@ class Engine:
         vectors = self.embed(texts)
         if recover:
             earlier = search(self.index, previous[-1].question, vectors[2], self.ranker, self.memory,
-                             previous=previous[:-1], context_vector=vectors[3] if len(previous) > 1 else None)
+                             previous=previous[:-1], context_vector=vectors[3] if len(previous) > 1 else None,
+                             rank_only=True)  # what the earlier question was about, answered or not
             previous[-1] = Turn(previous[-1].question, earlier.passage_ids)
         encoded = time.perf_counter()
         answer = search(

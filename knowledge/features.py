@@ -28,7 +28,7 @@ QUESTION_FEATURES = (
     "top_probability", "second_probability", "dense_best", "known_share", "covered_share", "lexical_best",
     "memory_in_scope", "memory_out_of_scope", "memory_margin", "wants_number_top_lacks", "wants_name_top_lacks",
     "unknown_share", "question_words", "is_followup", "context_dense_best",
-    "top_covered", "unknown_words", "passage_best", "top_window_sim",
+    "top_covered", "unknown_words", "passage_best", "top_window_sim", "number_evidence", "name_evidence",
 )
 NUMBER_QUESTION = re.compile(
     r"\b(how (many|much|long|far|big|large|old|often)|what (percent|percentage|share|proportion|number|year|date|"
@@ -84,10 +84,26 @@ def query_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
     known = sum(w for t, w in weights.items() if index.lexical.knows(t)) / total if weights else 0.0
     covered = 0.0
     if weights and window_bm25.size:
-        covered = overlap(weights, index.window_stems[int(np.argmax(window_bm25))])
+        covered = overlap(weights, index.window_stems(int(np.argmax(window_bm25))))
     unknown = sum(1 for t in weights if not index.lexical.knows(t)) / len(weights) if weights else 0.0
     return QuerySignals(sentence_sim, window_sim, passage_sim, sentence_bm25, window_bm25, base,
                         known, covered, unknown, index.article_vectors @ vector)
+
+
+def with_context(signals: QuerySignals, context: QuerySignals | None) -> QuerySignals:
+    """A follow-up's signals: for each sentence the better of the question alone and the conversation."""
+    if context is None:
+        return signals
+    return QuerySignals(
+        np.maximum(signals.sentence_sim, context.sentence_sim), np.maximum(signals.window_sim, context.window_sim),
+        np.maximum(signals.passage_sim, context.passage_sim),
+        np.maximum(_rel(signals.sentence_bm25), _rel(context.sentence_bm25)),
+        np.maximum(_rel(signals.window_bm25), _rel(context.window_bm25)) * max(
+            float(signals.window_bm25.max(initial=0.0)), float(context.window_bm25.max(initial=0.0))),
+        np.maximum(signals.base, context.base), max(signals.known_share, context.known_share),
+        max(signals.covered_share, context.covered_share), min(signals.unknown_share, context.unknown_share),
+        np.maximum(signals.article_sim, context.article_sim),
+    )
 
 
 def _rel(values: np.ndarray) -> np.ndarray:
@@ -117,14 +133,15 @@ def candidate_matrix(
     memory_sentence: np.ndarray | None = None,
 ) -> np.ndarray:
     """One feature row per candidate sentence (its window is the quote), in CANDIDATE_FEATURES order."""
+    signals = with_context(signals, context)
     n = len(rows)
     s, w, p = signals.sentence_sim[rows], signals.window_sim[rows], signals.passage_sim[rows]
     lo = np.array([index.window_bounds[r][0] for r in rows], dtype=np.int64)
     hi = np.array([index.window_bounds[r][1] for r in rows], dtype=np.int64)
     neighbour = np.maximum(np.maximum(signals.sentence_sim[lo], signals.sentence_sim[hi]), s)
     weights = term_weights(index, question)
-    window_overlap = np.array([overlap(weights, index.window_stems[r]) for r in rows], dtype=np.float32)
-    sentence_overlap = np.array([overlap(weights, index.sentence_stems[r]) for r in rows], dtype=np.float32)
+    window_overlap = np.array([overlap(weights, index.window_stems(int(r))) for r in rows], dtype=np.float32)
+    sentence_overlap = np.array([overlap(weights, index.sentence_stems(int(r))) for r in rows], dtype=np.float32)
     number_q, name_q = wants_number(question), wants_name(question)
     has_number = index.window_has_number[rows]
     has_name = index.window_has_name[rows]
@@ -169,6 +186,11 @@ def dense_best(signals: QuerySignals | None) -> float:
     return float(max(signals.sentence_sim.max(), signals.window_sim.max()))
 
 
+def typed_evidence(index: Index, weights: dict[str, float], rows, has_type: np.ndarray) -> float:
+    """The best word overlap among the top windows that hold the kind of answer asked for (0 when none does)."""
+    return max((overlap(weights, index.window_stems(int(r))) for r in rows if has_type[int(r)]), default=0.0)
+
+
 def question_row(
     question: str,
     signals: QuerySignals,
@@ -192,10 +214,12 @@ def question_row(
         float(wants_name(question) and not index.window_has_name[top]),
         signals.unknown_share, min(len(content_words(question)) / 10.0, 1.0),
         float(context is not None), dense_best(context),
-        max((overlap(weights, index.window_stems[int(r)]) for r in top_rows[:3]), default=0.0),
+        max((overlap(weights, index.window_stems(int(r))) for r in top_rows[:3]), default=0.0),
         min(sum(1 for t in weights if not index.lexical.knows(t)) / 3.0, 1.0),
         float(signals.passage_sim.max()) if signals.passage_sim.size else 0.0,
         float(signals.window_sim[top]) if signals.window_sim.size else 0.0,
+        typed_evidence(index, weights, top_rows[:3], index.window_has_number) if wants_number(question) else 1.0,
+        typed_evidence(index, weights, top_rows[:3], index.window_has_name) if wants_name(question) else 1.0,
     ]
     return np.asarray(values, dtype=np.float32)
 

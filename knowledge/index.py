@@ -16,7 +16,7 @@ from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_
 from knowledge.lexical import LexicalIndex, stem
 from knowledge.models import Article, Passage, Sentence
 from knowledge.passages import build_passages, split_sentences
-from knowledge.text import STOPWORDS, content_words, fold, text_flags
+from knowledge.text import STOPWORDS, content_words, text_flags
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,6 @@ class Index:
     sentence_lexical: LexicalIndex  # BM25 over single sentences (ranking)
     model_name: str
     report: BuildReport
-    window_texts: list[str] = field(default_factory=list)
-    window_stems: list[set[str]] = field(default_factory=list)  # stemmed content words of each window
-    sentence_stems: list[set[str]] = field(default_factory=list)
     window_has_number: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     window_has_name: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     sentence_position: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # in its article
@@ -93,8 +90,31 @@ class Index:
     article_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 384), dtype=np.float32))
     article_stems: list[set[str]] = field(default_factory=list)  # stemmed words of title, outlet, author, date, url
     names: frozenset[str] = frozenset()  # lowercase words the articles write capitalised mid-sentence
-    folded_windows: list[str] = field(default_factory=list)  # for locating answer spans (text.fold)
-    folded_sentences: list[str] = field(default_factory=list)
+    _stems: dict = field(default_factory=dict, repr=False, compare=False)  # memo: (kind, row) -> stemmed words
+
+    def window_text(self, row: int) -> str:
+        """The verbatim text of sentence `row` with its neighbours (its window)."""
+        lo, hi = self.window_bounds[row]
+        article = self.article_by_row(lo)
+        return article.body[self.sentences[lo].start : self.sentences[hi].end]
+
+    def article_by_row(self, row: int) -> Article:
+        """The article of a sentence row."""
+        return self.articles[int(self.sentence_article[row])]
+
+    def window_stems(self, row: int) -> set[str]:
+        """Stemmed content words of a window (computed when first needed, then kept)."""
+        key = ("w", row)
+        if key not in self._stems:
+            self._stems[key] = {stem(w) for w in content_words(self.window_text(row))}
+        return self._stems[key]
+
+    def sentence_stems(self, row: int) -> set[str]:
+        """Stemmed content words of a sentence (computed when first needed, then kept)."""
+        key = ("s", row)
+        if key not in self._stems:
+            self._stems[key] = {stem(w) for w in content_words(self.sentences[row].text)}
+        return self._stems[key]
 
     def article(self, article_id: str) -> Article | None:
         """Find an article by id."""
@@ -206,10 +226,6 @@ def build_index(
         dims = 384
         matrix = np.zeros((0, dims), dtype=np.float32)
     pruned = cache.prune(embedder.model_name, {content_hash(t) for t in all_texts})
-    lexical = LexicalIndex(window_texts)
-    sentence_lexical = LexicalIndex(sentence_texts)
-    flags = [text_flags(t) for t in window_texts]
-    article_row = {a.id: n for n, a in enumerate(articles)}
     added, edited, removed = article_changes(cache, articles, changed)
     report = BuildReport(
         articles=len(articles), passages=len(passages), sentences=len(sentences),
@@ -217,20 +233,33 @@ def build_index(
         seconds=time.perf_counter() - started, warnings=warnings, changed_articles=changed,
         added=added, changed=edited, removed=removed,
     )
+    return assemble_index(articles, sentences, passages, sp, matrix[:n_s], matrix[n_s : n_s + n_w],
+                          matrix[n_s + n_w :], embedder.model_name, report)
+
+
+def assemble_index(
+    articles: list[Article], sentences: list[Sentence], passages: list[Passage], sentence_passage: np.ndarray,
+    sentence_vectors: np.ndarray, window_vectors: np.ndarray, passage_vectors: np.ndarray, model_name: str,
+    report: BuildReport,
+) -> Index:
+    """The Index with everything search derives from the texts and vectors (lexical indexes, flags, stems)."""
+    by_id = {a.id: a for a in articles}
+    bounds = sentence_windows(sentences, sentence_passage)
+    sentence_texts = [s.text for s in sentences]
+    window_texts = [span_text(by_id, sentences, lo, hi) for lo, hi in bounds]
+    flags = [text_flags(t) for t in window_texts]
+    article_row = {a.id: n for n, a in enumerate(articles)}
     return Index(
-        articles=articles, sentences=sentences, passages=passages, sentence_passage=sp, window_bounds=bounds,
-        sentence_vectors=matrix[:n_s], window_vectors=matrix[n_s : n_s + n_w], passage_vectors=matrix[n_s + n_w :],
-        lexical=lexical, sentence_lexical=sentence_lexical, model_name=embedder.model_name, report=report,
-        window_texts=window_texts,
-        window_stems=[{stem(w) for w in content_words(t)} for t in window_texts],
-        sentence_stems=[{stem(w) for w in content_words(t)} for t in sentence_texts],
+        articles=articles, sentences=sentences, passages=passages, sentence_passage=sentence_passage,
+        window_bounds=bounds, sentence_vectors=sentence_vectors, window_vectors=window_vectors,
+        passage_vectors=passage_vectors, lexical=LexicalIndex(window_texts),
+        sentence_lexical=LexicalIndex(sentence_texts), model_name=model_name, report=report,
         window_has_number=np.array([f[0] for f in flags], dtype=np.float32),
         window_has_name=np.array([f[1] for f in flags], dtype=np.float32),
         sentence_position=np.array([s.index for s in sentences], dtype=np.int64),
         passage_article=[p.article_id for p in passages],
-        folded_windows=[fold(t) for t in window_texts], folded_sentences=[fold(t) for t in sentence_texts],
         sentence_article=np.array([article_row[s.article_id] for s in sentences], dtype=np.int64),
-        article_vectors=article_means(matrix[n_s + n_w :], [article_row[p.article_id] for p in passages], len(articles)),
+        article_vectors=article_means(passage_vectors, [article_row[p.article_id] for p in passages], len(articles)),
         names=capitalised_words(sentence_texts),
         article_stems=[{stem(w) for w in content_words(" ".join((a.title, a.outlet, a.author, a.date, a.url)))}
                        for a in articles],

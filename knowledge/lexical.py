@@ -16,7 +16,7 @@ from knowledge.text import content_words
 _STEMMER = Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=20000)
 def stem(word: str) -> str:
     """Snowball-stem one lowercase word."""
     return _STEMMER.stemWord(word)

@@ -75,9 +75,15 @@ def locate(index: Index, spans: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray
     wanted = [fold(s) for s in spans if fold(s)]
     if not wanted:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    windows = [r for r, text in enumerate(index.folded_windows) if any(w in text for w in wanted)]
-    sentences = [r for r, text in enumerate(index.folded_sentences) if any(w in text for w in wanted)]
-    return np.asarray(windows, dtype=np.int64), np.asarray(sentences, dtype=np.int64)
+    sentences, windows = set(), set()
+    for n, article in enumerate(index.articles):
+        body = fold(article.body)
+        if not any(w in body for w in wanted):
+            continue
+        rows = np.flatnonzero(index.sentence_article == n)
+        sentences.update(int(r) for r in rows if any(w in fold(index.sentences[r].text) for w in wanted))
+        windows.update(int(r) for r in rows if any(w in fold(index.window_text(int(r))) for w in wanted))
+    return np.asarray(sorted(windows), dtype=np.int64), np.asarray(sorted(sentences), dtype=np.int64)
 
 
 def build_memory(index: Index, items: list[LabelledItem], vectors: np.ndarray) -> Memory:

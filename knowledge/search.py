@@ -8,7 +8,7 @@ from typing import Collection, Sequence
 
 import numpy as np
 
-from knowledge.features import candidate_matrix, query_signals, question_row
+from knowledge.features import QuerySignals, candidate_matrix, query_signals, question_row
 from knowledge.index import Index
 from knowledge.labelled import LabelledItem
 from knowledge.memory import Memory, recalled
@@ -157,6 +157,44 @@ def candidate_rows(index: Index, base: np.ndarray, extra: np.ndarray, count: int
     return np.array(sorted(rows), dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """The rows worth ranking for one question, their features, and what the question-level model needs."""
+
+    rows: np.ndarray
+    features: np.ndarray
+    signals: QuerySignals
+    context: QuerySignals | None
+    memory_in: float
+    memory_out: float
+    same: LabelledItem | None  # a remembered question this one repeats (never for follow-ups)
+
+
+def gather(
+    index: Index, question: str, question_vector: np.ndarray, memory: Memory, count: int,
+    previous: Sequence[Turn | str] = (), context_vector: np.ndarray | None = None,
+) -> Candidates:
+    """Candidates: the best rows by the fixed fusion, the remembered answers, and around what was just shown."""
+    signals = query_signals(index, question_vector, question)
+    context = None
+    if previous and context_vector is not None:
+        context = query_signals(index, context_vector, context_text(question, previous))
+    shown = shown_passages(index, previous)
+    vectors = [question_vector] + ([context_vector] if context is not None else [])
+    memory_window, memory_sentence, memory_in, memory_out = memory.scores(vectors, len(index.sentences))
+    base = signals.base if context is None else np.maximum(signals.base, context.base)
+    extra = [np.argsort(-memory_window)[:8]]
+    same = recalled(memory, vectors[:1], RECALL_SIMILARITY) if context is None else None
+    if same is not None and same.in_scope:
+        extra.append(memory.window_rows[memory.items.index(same)])
+    if shown:
+        near = {p + d for p in shown for d in (-1, 0, 1)}
+        extra.append(np.flatnonzero(np.isin(index.sentence_passage, list(near))))
+    rows = candidate_rows(index, base, np.concatenate(extra), count)
+    features = candidate_matrix(index, question, signals, rows, context, shown, memory_window, memory_sentence)
+    return Candidates(rows, features, signals, context, memory_in, memory_out, same)
+
+
 def rank(
     index: Index,
     question: str,
@@ -167,39 +205,25 @@ def rank(
     context_vector: np.ndarray | None = None,
 ) -> Ranking:
     """Score candidates with the learned ranker, and the question with the abstention model."""
-    signals = query_signals(index, question_vector, question)
-    context = None
-    if previous and context_vector is not None:
-        context = query_signals(index, context_vector, context_text(question, previous))
-    shown = shown_passages(index, previous)
-    vectors = [question_vector] + ([context_vector] if context is not None else [])
-    size = len(index.sentences)
-    memory_window, memory_sentence, memory_in, memory_out = memory.scores(vectors, size)
-    base = signals.base if context is None else np.maximum(signals.base, context.base)
-    extra = [np.argsort(-memory_window)[:8]]
-    same = recalled(memory, vectors[:1], RECALL_SIMILARITY) if context is None else None
-    known_rows = memory.window_rows[memory.items.index(same)] if same is not None and same.in_scope else None
-    if known_rows is not None:
-        extra.append(known_rows)
-    if shown:
-        near = {p + d for p in shown for d in (-1, 0, 1)}
-        extra.append(np.flatnonzero(np.isin(index.sentence_passage, list(near))))
-    rows = candidate_rows(index, base, np.concatenate(extra), ranker.candidates)
-    features = candidate_matrix(index, question, signals, rows, context, shown, memory_window, memory_sentence)
-    p_window = ranker.window.predict(features)
-    p_sentence = ranker.sentence.predict(features)
-    if known_rows is not None:  # the judged answer of the same question comes first
-        p_window = p_window + np.isin(rows, known_rows)
-        p_sentence = p_sentence + np.isin(rows, memory.sentence_rows[memory.items.index(same)])
+    found = gather(index, question, question_vector, memory, ranker.candidates, previous, context_vector)
+    rows, same = found.rows, found.same
+    p_window = ranker.window.predict(found.features)
+    p_sentence = ranker.sentence.predict(found.features)
+    if same is not None and same.in_scope:  # the judged answer of the same question comes first
+        remembered = memory.items.index(same)
+        p_window = p_window + np.isin(rows, memory.window_rows[remembered])
+        p_sentence = p_sentence + np.isin(rows, memory.sentence_rows[remembered])
     order = np.argsort(-p_window, kind="stable")
+    size = len(index.sentences)
     window = np.full(size, -1.0)
     sentence = np.full(size, -1.0)
     window[rows], sentence[rows] = p_window, p_sentence
-    q_features = question_row(question, signals, p_window, rows[order], index, memory_in, memory_out, context)
+    q_features = question_row(question, found.signals, p_window, rows[order], index, found.memory_in,
+                              found.memory_out, found.context)
     answerable = float(ranker.abstain.predict(q_features)[0])
     if same is not None:
         answerable = 1.0 if same.in_scope else 0.0
-    return Ranking(rows[order], window, sentence, answerable, features[order], q_features, same)
+    return Ranking(rows[order], window, sentence, answerable, found.features[order], q_features, same)
 
 
 def search(

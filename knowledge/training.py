@@ -9,12 +9,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from knowledge.engine import Engine
-from knowledge.features import CANDIDATE_FEATURES, QUESTION_FEATURES, candidate_matrix, query_signals, question_row
+from knowledge.features import query_signals, question_row
 from knowledge.labelled import LabelledItem, folds, groups, items_hash
 from knowledge.memory import Memory
 from knowledge.models import Turn
 from knowledge.ranker import LinearModel, Ranker
-from knowledge.search import candidate_rows, context_text, shown_passages
+from knowledge.search import Candidates, context_text, gather
 
 TARGET_FALSE_ABSTENTION = 0.03  # the operating point, chosen on the training folds (the goal is <= 0.05 unseen)
 REGULARISATION = 0.5  # inverse strength C of the logistic regressions
@@ -78,26 +78,12 @@ class Rows:
     rows: np.ndarray
 
 
-def candidate_rows_for(engine: Engine, p: Prepared, memory: Memory) -> tuple[Rows, tuple]:
+def candidate_rows_for(engine: Engine, p: Prepared, memory: Memory) -> tuple[Rows, Candidates]:
     """Candidates and their features for one prepared question, given a memory (which must not hold it)."""
-    index = engine.index
-    signals = query_signals(index, p.vector, p.question)
-    context = None
-    if p.context_vector is not None:
-        context = query_signals(index, p.context_vector, context_text(p.question, list(p.previous)))
-    shown = shown_passages(index, p.previous)
-    vectors = [p.vector] + ([p.context_vector] if context is not None else [])
-    window_memory, sentence_memory, memory_in, memory_out = memory.scores(vectors, len(index.sentences))
-    base = signals.base if context is None else np.maximum(signals.base, context.base)
-    extra = [np.argsort(-window_memory)[:8]]
-    if shown:
-        near = {q + d for q in shown for d in (-1, 0, 1)}
-        extra.append(np.flatnonzero(np.isin(index.sentence_passage, list(near))))
-    rows = candidate_rows(index, base, np.concatenate(extra), CANDIDATES)
-    features = candidate_matrix(index, p.question, signals, rows, context, shown, window_memory, sentence_memory)
-    labelled = Rows(features, np.isin(rows, p.window_rows).astype(int), np.isin(rows, p.sentence_rows).astype(int),
-                    rows)
-    return labelled, (signals, context, memory_in, memory_out)
+    found = gather(engine.index, p.question, p.vector, memory, CANDIDATES, p.previous, p.context_vector)
+    labels = Rows(found.features, np.isin(found.rows, p.window_rows).astype(int),
+                  np.isin(found.rows, p.sentence_rows).astype(int), found.rows)
+    return labels, found
 
 
 def fit_linear(features: np.ndarray, labels: np.ndarray, c: float = REGULARISATION,
@@ -135,11 +121,11 @@ def fit_ranker(engine: Engine, prepared: Sequence[Prepared], memory: Memory,
     window = fit_linear(x, np.concatenate([r.window_label for _, r in answerable]))
     sentence = fit_linear(x, np.concatenate([r.sentence_label for _, r in answerable]))
     question_rows, labels = [], []
-    for p, r, (signals, context, memory_in, memory_out) in per_item:
+    for p, r, found in per_item:
         probabilities = window.predict(r.features)
         order = np.argsort(-probabilities)
-        question_rows.append(question_row(p.question, signals, probabilities, r.rows[order], engine.index,
-                                          memory_in, memory_out, context))
+        question_rows.append(question_row(p.question, found.signals, probabilities, r.rows[order], engine.index,
+                                          found.memory_in, found.memory_out, found.context))
         labels.append(int(p.item.in_scope))
     q = np.vstack(question_rows)
     y = np.asarray(labels)
@@ -191,5 +177,3 @@ def train(engine: Engine, items: Sequence[LabelledItem]) -> Ranker:
     """Fit the ranker on every item (what ships); its memory is the same items."""
     return fit_ranker(engine, prepare(engine, list(items)), engine.remember(list(items)))
 
-
-FEATURE_NAMES = {"candidate": CANDIDATE_FEATURES, "question": QUESTION_FEATURES}

@@ -50,6 +50,15 @@ def engine(engine_cache):
     return Engine.open(cache_path=engine_cache)
 
 
+def copy_database(source: Path, target: Path) -> Path:
+    """Copy a SQLite file consistently (its WAL included) with SQLite's backup API."""
+    import sqlite3
+
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return target
+
+
 @pytest.fixture
 def hash_embedder() -> HashEmbedder:
     """A fresh fake embedder."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import threading
 
 import pytest
@@ -14,6 +13,7 @@ from bot.articles_admin import UploadError
 from bot.engine_holder import EngineHolder
 from knowledge.models import Article
 from tests.bot_fixtures import IN_SCOPE, db_rows, wait_row
+from tests.knowledge_fixtures import copy_database
 from tests.discord_emulator import connected_client
 
 NEW_ARTICLE = """---
@@ -76,7 +76,7 @@ async def test_a_failed_build_keeps_the_old_engine() -> None:
 def articles_bot(make_bot, article_dir, engine_cache, tmp_path):
     """A bot over a writable copy of the articles, with a copy of the session's embedding cache."""
     index = tmp_path / "articles-index.db"
-    shutil.copy(engine_cache, index)
+    copy_database(engine_cache, index)
     return lambda **kw: make_bot(knowledge_dir=article_dir, index_path=index, **kw)
 
 

@@ -135,7 +135,7 @@ class Articles(commands.GroupCog, group_name="articles", group_description="The 
         """Titles matching what has been typed so far."""
         return [app_commands.Choice(name=n, value=v) for n, v in choices_for(self.bot.engine.articles, current)]
 
-    @app_commands.command(name="reload", description="Owners: re-read the knowledge folder (files added by hand).")
+    @app_commands.command(name="reload", description="Owners: re-read the knowledge folder and the ranker file.")
     async def reload(self, interaction: discord.Interaction) -> None:
         """Re-index whatever is in KNOWLEDGE_DIR now and say what changed."""
         if not await self.owner_only(interaction, "reload"):
@@ -149,6 +149,7 @@ class Articles(commands.GroupCog, group_name="articles", group_description="The 
         titles = {a.id: a.title for a in [*rebuilt.old.articles, *rebuilt.new.articles]}
         text = f"Reloaded {len(rebuilt.new.articles)} articles in {rebuilt.seconds:.1f} s.\n"
         text += articles_admin.describe_changes(found, titles)
+        text += "\n" + ranker_change(rebuilt.old, rebuilt.new)
         warnings = list(getattr(rebuilt.new, "warnings", []))
         if warnings:
             text += "\n" + "\n".join(warnings[:5])
@@ -173,6 +174,17 @@ class Articles(commands.GroupCog, group_name="articles", group_description="The 
                                   error=error)
 
 
+def ranker_change(old: Any, new: Any) -> str:
+    """One line on the ranker the new engine uses (retrained with moderators' judgements, or the same)."""
+    before = getattr(getattr(old, "ranker", None), "training", {}) or {}
+    after = getattr(getattr(new, "ranker", None), "training", {}) or {}
+    if after.get("hash") and after.get("hash") != before.get("hash"):
+        return (f"Ranker: switched to one trained on {after.get('items', '?')} questions "
+                f"({len(after.get('remember') or [])} judged in the log).")
+    return "Ranker: unchanged."
+
+
 async def setup(bot: QuoteBot) -> None:
     """Load the Articles cog."""
     await bot.add_cog(Articles(bot))
+
