@@ -21,6 +21,7 @@ from bot.engine_holder import EngineHolder
 from bot.config import Settings
 from bot.log import AsyncLog, Who
 from bot.log import guild_settings as stored_settings
+from bot.recovery import PendingAnswers, answer_waiting, settle_at_start
 
 _log = logging.getLogger(__name__)
 
@@ -159,6 +160,8 @@ class QuoteBot(commands.Bot):
         self.serving = serving  # False: only log in to sync commands (no engine, no log, no start-up sync)
         self.log = AsyncLog(settings.database_path, anonymize_key=settings.anonymize_key,
                             anonymize_default=settings.anonymize_users)
+        self.pending = PendingAnswers(settings.database_path)  # tokens of acknowledged questions, beside the log
+        self.recovery: asyncio.Task | None = None  # answers questions acknowledged before a restart
         self.cooldown = UserCooldown(settings.ask_cooldown_rate, settings.ask_cooldown_seconds)
         self.server_overrides: dict[int, dict[str, str]] = {}  # /settings values, read from the log at start-up
         self._server_cooldowns: dict[int, UserCooldown] = {}
@@ -177,8 +180,11 @@ class QuoteBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Open the log, load the engine off the loop, load cogs, register buttons, sync to the dev guild."""
         self.logged_in.set()
+        waiting = []
         if self.serving:
-            await self.log.open(interrupt_stale=True)
+            await self.log.open()
+            await asyncio.to_thread(self.pending.open)
+            waiting = await settle_at_start(self)
             await self.load_server_settings()
         if self.engine is None and self.serving:
             _log.info("Loading the knowledge engine from %s", self.settings.knowledge_dir)
@@ -192,6 +198,8 @@ class QuoteBot(commands.Bot):
         if self.serving and self.settings.discord_guild_id:
             self.synced = await self.sync_to_guild(self.settings.discord_guild_id)
             _log.info("Synced %d commands to guild %s", len(self.synced), self.settings.discord_guild_id)
+        if waiting:
+            self.recovery = asyncio.create_task(answer_waiting(self, waiting), name="answer-after-restart")
         self.set_up.set()
 
     async def _first_connect(self) -> None:
@@ -381,6 +389,9 @@ class QuoteBot(commands.Bot):
         rows = [f.row_id for f in flights if f.row_id is not None]
         if rows:
             await self.log.call(lambda log: log.interrupt_pending(rows), default=0)
+        for flight in flights:
+            if flight.interaction is not None:
+                await self.pending.release(flight.interaction.id)
         notices = [f.interaction.edit_original_response(content=INTERRUPTED_MESSAGE) for f in flights if f.interaction]
         try:
             await asyncio.wait_for(asyncio.gather(*notices, return_exceptions=True), timeout=2)
@@ -394,5 +405,8 @@ class QuoteBot(commands.Bot):
             self.closing = True
             _log.info("Shutting down")
             await self.drain()
+            if self.recovery is not None and not self.recovery.done():
+                await asyncio.wait([self.recovery], timeout=self.drain_seconds)
         await super().close()
         await self.log.close()
+        await asyncio.to_thread(self.pending.close)

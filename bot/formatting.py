@@ -261,8 +261,8 @@ def _title(prefix: str, question: str) -> str:
 
 
 def _footer(*parts: str) -> str:
-    """Footer text from the non-empty parts, within the footer limit."""
-    return clip(" · ".join(one_line(clean(p)) for p in parts if p.strip()), FOOTER_LIMIT)
+    """Footer text from the non-empty parts, within the footer limit (plain text: only mentions are broken)."""
+    return clip(" · ".join(neutralise_mentions(one_line(clean(p))) for p in parts if p.strip()), FOOTER_LIMIT)
 
 
 def answer_embed(answer: Answer, *, asked_by: str = "", kind: str = "ask", note: str = "") -> discord.Embed:

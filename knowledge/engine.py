@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Callable, Collection, Sequence
 
+from knowledge.batching import batcher_for
 from knowledge.conversation import continues
 from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
 from knowledge.index import Index, build_index
@@ -115,9 +116,8 @@ class Engine:
         return continues(question, previous, self.index.names)
 
     def embed(self, texts: list[str]):
-        """Embed query texts with the engine's model (thread-safe)."""
-        with self._lock:
-            return self.embedder.encode_queries(texts)
+        """Embed query texts with the engine's model (thread-safe; concurrent questions share one encoder pass)."""
+        return batcher_for(self.embedder).encode(texts)
 
     def ask(
         self,

@@ -28,10 +28,11 @@ class LexicalIndex:
     def __init__(self, texts: list[str]):
         self.size = len(texts)
         self.retriever = None
-        if texts:
-            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False) if texts else None
+        if tokens is not None and tokens.vocab:  # bm25s can't index texts without a single word (say, only "\u200b")
             self.retriever = bm25s.BM25()
             self.retriever.index(tokens, show_progress=False)
+        self.knows = lru_cache(maxsize=4096)(self._knows)  # per index: a replaced index is not kept alive
         self.df: Counter[str] = Counter()
         self.words: set[str] = set()
         for text in texts:
@@ -48,8 +49,7 @@ class LexicalIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
 
-    @lru_cache(maxsize=4096)
-    def knows(self, word: str) -> bool:
+    def _knows(self, word: str) -> bool:
         """True when the corpus has the word, its stem, or a near spelling (typos)."""
         word = word.lower()
         if stem(word) in self.df:

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.client import send_private, who_of
 from bot.conversations import AnswerFailed, answer_to, open_thread, thread_parent
 from bot.log import Who
+from bot.recovery import entry_for
 from bot.formatting import MAX_QUESTION_CHARS, abstain_embed, answer_embed, nothing_more_text, one_line
 from bot.views import answer_view
 
@@ -85,6 +86,7 @@ class Ask(commands.Cog):
         question = one_line(question)
         if not await self._admit(interaction, command, question):
             return
+        self.bot.pending.hold(entry_for(interaction, kind=command, question=question))
         await interaction.response.defer(thinking=True, ephemeral=self._private(interaction, private))
         with self.bot.flight(interaction) as flight:
             note = ""
@@ -131,11 +133,13 @@ class Ask(commands.Cog):
         started = time.monotonic()
         if not await self._admit(interaction, "more", None):
             return
+        self.bot.pending.hold(entry_for(interaction, kind="more"))
         await interaction.response.defer(thinking=True, ephemeral=self._private(interaction, None))
         with self.bot.flight(interaction) as flight:
             root = await self._root(row_id)
             if root is None:
                 await send_private(interaction, GONE)
+                await self.bot.pending.release(interaction.id)
                 return await self.bot.log_record(interaction, "more", "not_found", argument=str(row_id), reason=GONE)
             question = root["question"]
             flight.row_id = await self.bot.log_begin(interaction, "more", question=question, parent_id=root["id"])
@@ -213,6 +217,8 @@ class Ask(commands.Cog):
     ) -> None:
         """Run the engine off the loop, send the answer with its buttons, complete the log row."""
         engine, limit = self.bot.engine, self.bot.config(interaction.guild_id).quotes_per_answer
+        await self.bot.pending.update(interaction.id, row_id=row_id, question=question, previous=previous,
+                                      exclude=exclude, note=note)
         try:
             result = await asyncio.to_thread(engine.ask, question, previous=previous, exclude=exclude, limit=limit)
             message_id = None
@@ -223,7 +229,9 @@ class Ask(commands.Cog):
         except Exception as exc:
             latency = elapsed_ms(started)
             await self.bot.report_error(interaction, kind, exc, row_id=row_id, question=question, latency_ms=latency)
+            await self.bot.pending.release(interaction.id)
             return
+        await self.bot.pending.delivered(interaction.id, message_id)
         if row_id is not None:
             abstained = result.abstained or not result.quotes
             await self.bot.log.call(
@@ -232,6 +240,7 @@ class Ask(commands.Cog):
                     latency_ms=elapsed_ms(started), message_id=message_id,
                 )
             )
+        await self.bot.pending.release(interaction.id)
 
     async def _send(self, interaction: discord.Interaction, result: Any, row_id: int | None, kind: str, note: str):
         """Send the answer (or the abstention) as the deferred response, with persistent buttons."""

@@ -182,6 +182,11 @@ def m030_judgements(db: sqlite_utils.Database) -> None:
     )
 
 
+def m040_answered_after_restart(db: sqlite_utils.Database) -> None:
+    """Mark the answers that reached the member only after the bot restarted (1), by editing the original reply."""
+    db.conn.execute("ALTER TABLE interactions ADD COLUMN answered_after_restart INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_create_tables,
     m002_questions_fts,
@@ -189,6 +194,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m020_guild_settings,
     m021_article_uploads,
     m030_judgements,
+    m040_answered_after_restart,
 )
 
 

@@ -192,6 +192,7 @@ class InteractionLog:
         latency_ms: int | None = None,
         error: str | None = None,
         message_id: int | None = None,
+        after_restart: bool = False,
     ) -> None:
         """Complete a pending row with its outcome and the quotes it showed."""
         if status not in FINAL_STATUSES:
@@ -199,9 +200,10 @@ class InteractionLog:
         with self._tx() as conn:
             conn.execute(
                 """UPDATE interactions SET status = ?, abstained = ?, reason = ?, quote_count = ?, latency_ms = ?,
-                   error = ?, message_id = COALESCE(?, message_id) WHERE id = ?""",
+                   error = ?, message_id = COALESCE(?, message_id),
+                   answered_after_restart = CASE WHEN ? THEN 1 ELSE answered_after_restart END WHERE id = ?""",
                 (status, None if abstained is None else int(abstained), reason or None, len(quotes), latency_ms,
-                 error, _text_id(message_id), row_id),
+                 error, _text_id(message_id), int(after_restart), row_id),
             )
             conn.executemany(
                 """INSERT OR REPLACE INTO interaction_quotes (interaction_id, rank, article_id, passage_id, score, title,
@@ -209,6 +211,15 @@ class InteractionLog:
                 [(row_id, rank, q.article_id, q.passage_id, float(q.score), q.title, q.text, *_highlight(q))
                  for rank, q in enumerate(quotes, start=1)],
             )
+
+    def finish_if_pending(self, row_id: int, *, status: str, reason: str | None = None,
+                          message_id: int | None = None) -> bool:
+        """Complete a row only if nothing has completed it yet; return whether it did."""
+        row = self.interaction(row_id)
+        if row is None or row["status"] != "pending":
+            return False
+        self.finish(row_id, status=status, reason=reason, message_id=message_id)
+        return True
 
     def record(self, who: Who, command: str, *, status: str, **details: Any) -> int:
         """Insert a finished row in one go (quick commands, refusals, errors)."""
@@ -302,13 +313,14 @@ class InteractionLog:
         with self._tx() as conn:
             conn.execute("UPDATE interactions SET message_id = ? WHERE id = ?", (str(message_id), row_id))
 
-    def interrupt_pending(self, row_ids: Sequence[int] | None = None) -> int:
-        """Mark pending rows (all, or the given ones) as interrupted; return how many."""
+    def interrupt_pending(self, row_ids: Sequence[int] | None = None, *, keep: Sequence[int] = ()) -> int:
+        """Mark pending rows (all but keep, or the given ones) as interrupted; return how many."""
         with self._tx() as conn:
             if row_ids is None:
                 cursor = conn.execute(
                     "UPDATE interactions SET status = 'interrupted', error = 'the bot stopped before answering' "
-                    "WHERE status = 'pending'"
+                    f"WHERE status = 'pending' AND id NOT IN ({','.join('?' * len(keep))})",
+                    [int(k) for k in keep],
                 )
             else:
                 marks = ",".join("?" * len(row_ids))

@@ -31,6 +31,8 @@ class GatewaySession:
         self.shard: tuple[int, int] = (0, 1)
         self.identify: dict = {}
         self.ready = asyncio.Event()
+        self.resumable = False  # dropped by the emulator (or not closed cleanly): events wait for a RESUME
+        self.backlog: list[tuple[str, dict]] = []  # events dispatched while disconnected, replayed on RESUME
         self._heartbeat_waiters: list[asyncio.Future] = []
 
     @property
@@ -77,12 +79,37 @@ class Gateway:
         self.emu = emulator
         self.sessions: dict[str, GatewaySession] = {}
         self.identify_payloads: list[dict] = []
+        self.resume_payloads: list[dict] = []
         self._changed = asyncio.Event()
+        self._open = asyncio.Event()  # cleared by drop(hold=True): new connections wait before HELLO
+        self._open.set()
 
     @property
     def active(self) -> list[GatewaySession]:
         """Return the sessions that are connected and have received READY."""
         return [s for s in self.sessions.values() if s.connected and s.ready.is_set()]
+
+    @property
+    def waiting(self) -> list[GatewaySession]:
+        """Return the sessions that lost their connection and may still RESUME (their events are kept)."""
+        return [s for s in self.sessions.values() if not s.connected and s.ready.is_set() and s.resumable]
+
+    async def drop(self, code: int, *, hold: bool = False) -> list[GatewaySession]:
+        """Close every live session's websocket with `code` (1001, or a 4000-range code allowing a RESUME).
+
+        With hold=True new connections get no HELLO until reopen(): events sent meanwhile wait in the backlog.
+        """
+        if hold:
+            self._open.clear()
+        dropped = list(self.active)
+        for session in dropped:
+            session.resumable = True
+            await session.ws.close(code=code, message=b"emulator dropped the connection")
+        return dropped
+
+    def reopen(self) -> None:
+        """Let held connections proceed (HELLO, then the client's RESUME or IDENTIFY)."""
+        self._open.set()
 
     async def wait_for_session(self, timeout: float) -> GatewaySession:
         """Wait until some session is connected and has received its guilds."""
@@ -98,6 +125,7 @@ class Gateway:
         """Run one websocket connection until it closes."""
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
+        await self._open.wait()
         session: GatewaySession | None = None
         hello = {"op": HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}, "s": None, "t": None}
         await ws.send_str(json.dumps(hello))
@@ -110,6 +138,7 @@ class Gateway:
         finally:
             if session is not None and session.ws is ws:
                 session.ws = None
+                session.resumable = session.resumable or ws.close_code != 1000  # 1000: the client logged off
             self._changed.set()
         return ws
 
@@ -166,6 +195,7 @@ class Gateway:
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict) -> GatewaySession | None:
         """Resume a known session (nothing is replayed) or invalidate it so the client identifies."""
+        self.resume_payloads.append(data)
         session = self.sessions.get(data.get("session_id", ""))
         if session is None:
             await ws.send_str(json.dumps({"op": INVALID_SESSION, "d": False, "s": None, "t": None}))
@@ -173,7 +203,11 @@ class Gateway:
         if session.ws is not None and not session.ws.closed:
             await session.ws.close(code=4000)
         session.ws = ws
+        session.resumable = False
         await session.dispatch("RESUMED", {"_trace": ["discord-emulator"]})
+        backlog, session.backlog = session.backlog, []
+        for event, payload in backlog:  # Discord replays what the session missed
+            await session.dispatch(event, payload)
         self._changed.set()
         return session
 
@@ -198,7 +232,10 @@ class Gateway:
         targets = [s for s in self.active if s.handles_guild(guild_id)]
         for session in targets:
             await session.dispatch(event, data)
-        return len(targets)
+        waiting = [s for s in self.waiting if s.handles_guild(guild_id)]
+        for session in waiting:
+            session.backlog.append((event, data))
+        return len(targets) + len(waiting)
 
     async def round_trip(self, timeout: float) -> None:
         """Do a heartbeat round trip with every ready session."""

@@ -259,6 +259,8 @@ class RestApi:
         rec = self.emu.interaction_by_token(request.match_info["token"])
         if rec is None or request.match_info["app"] != self.emu.application_id or not rec.acknowledged:
             return error(request, 404, 10015, "Unknown Webhook")
+        if now() - rec.dispatched_at > self.emu.token_lifetime:  # Discord: a token lives 15 minutes
+            return error(request, 404, 10015, "Unknown Webhook")
         return rec
 
     def _webhook_message(self, request: web.Request, rec: InteractionRecord) -> dict | None:

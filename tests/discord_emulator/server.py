@@ -63,6 +63,7 @@ class DiscordEmulator(CommunityMixin):
         """Create the bot user and application and, unless told not to, a default guild."""
         self.ids = SnowflakeFactory()
         self.ack_deadline = ack_deadline
+        self.token_lifetime = 15 * 60.0  # seconds an interaction token works for webhooks
         self.application_id = self.ids()
         self.bot_user = EmuUser(self.application_id, bot_name.lower().replace(" ", "-"), bot_name, bot=True)
         self.app_owner = EmuUser(self.ids(), "app-owner")
@@ -407,7 +408,7 @@ class DiscordEmulator(CommunityMixin):
         locale: str = "en-US",
     ) -> InteractionRecord:
         """Send INTERACTION_CREATE to the bot and return the record that tracks its answer."""
-        if not any(s.handles_guild(guild.id) for s in self.gateway.active):
+        if not any(s.handles_guild(guild.id) for s in self.gateway.active + self.gateway.waiting):
             raise RuntimeError("no bot is connected to the gateway (use connected_client or wait_for_client)")
         interaction_id = self.ids()
         token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)
