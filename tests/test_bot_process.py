@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import signal
@@ -39,6 +40,25 @@ async def run_bot(tmp_path: Path, env: dict[str, str], *args: str, stdin=asyncio
     )
 
 
+@contextlib.asynccontextmanager
+async def running_bot(tmp_path: Path, env: dict[str, str], *args: str):
+    """`python -m bot ...` running for the block; killed afterwards if the block did not stop it."""
+    process = await run_bot(tmp_path, env, *args)
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def stop_bot(process, timeout: float) -> str:
+    """Send SIGTERM, wait for the exit, and return everything the process printed."""
+    process.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    return (out + err).decode()
+
+
 @pytest.fixture
 def warm_index(tmp_path: Path, engine, engine_cache: Path) -> Path:
     """A copy of the session's embedding cache, so the subprocess doesn't re-embed everything."""
@@ -57,8 +77,7 @@ async def test_run_subprocess_answers_then_stops_cleanly_on_sigterm(emulator, tm
         tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=emulator.api_base, DISCORD_GATEWAY_URL=emulator.gateway_url,
         DISCORD_GUILD_ID=emulator.guild.id, LOG_LEVEL="DEBUG",
     )
-    process = await run_bot(tmp_path, env, "run")
-    try:
+    async with running_bot(tmp_path, env, "run") as process:
         await emulator.wait_for_client(timeout=120)
         assert emulator.calls_to("PUT", f"/guilds/{emulator.guild.id}/commands")
         rec = await emulator.slash("ask", {"question": IN_SCOPE})
@@ -69,14 +88,8 @@ async def test_run_subprocess_answers_then_stops_cleanly_on_sigterm(emulator, tm
         row = await wait_row(tmp_path / "interactions.db", rec.id)
         assert row["status"] == "ok"
         started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(process.communicate(), 10)
+        text = await stop_bot(process, 10)
         assert time.monotonic() - started < 5
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    text = (out + err).decode()
     assert process.returncode == 0, text
     assert "Shutting down" in text and "Traceback" not in text
     assert "\x1b[" not in text  # log lines to a file carry no colour codes, even in a container

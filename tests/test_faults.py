@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from bot.log import AsyncLog
 from tests.bot_fixtures import IN_SCOPE, assert_within_limits, db_rows, wait_row, wait_until
 from tests.discord_emulator import connected_client
-from tests.test_bot_process import TOKEN, base_env, run_bot, warm_index  # noqa: F401 (fixture)
+from tests.test_bot_process import TOKEN, base_env, running_bot, stop_bot, warm_index  # noqa: F401 (fixture)
 
 QUESTIONS = ["Why did Putin go to Beijing right after Trump's visit?", "who is Kurt Campbell?",
              "what currencies do russia and china use for their trade"]
@@ -115,8 +114,7 @@ async def test_a_full_disk_never_costs_an_answer(emulator, tmp_path: Path, warm_
     db = tmp_path / "interactions.db"
     env = base_env(tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=emulator.api_base,
                    DISCORD_GATEWAY_URL=emulator.gateway_url, DISCORD_GUILD_ID=emulator.guild.id, ASK_COOLDOWN_RATE="0")
-    process = await run_bot(tmp_path, env, "run")
-    try:
+    async with running_bot(tmp_path, env, "run") as process:
         await emulator.wait_for_client(timeout=120)
         before = [await ask_ok(emulator, q) for q in QUESTIONS]
         committed = [(await wait_row(db, r.id))["id"] for r in before]
@@ -127,13 +125,7 @@ async def test_a_full_disk_never_costs_an_answer(emulator, tmp_path: Path, warm_
         await asyncio.sleep(AsyncLog.retry_after_seconds + 1)
         after = await ask_ok(emulator)
         row = await wait_row(db, after.id, timeout=10)
-        process.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(process.communicate(), 20)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    text = (out + err).decode()
+        text = await stop_bot(process, 20)
     assert process.returncode == 0, text
     assert row["status"] == "ok"
     assert all(r.message for r in during)

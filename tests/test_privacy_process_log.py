@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from bot import review
 from bot.cogs.privacy import PAYLOAD_LOGGER, quiet_payloads
 from tests.bot_fixtures import IN_SCOPE, wait_private, wait_row
-from tests.test_bot_process import TOKEN, base_env, run_bot, warm_index  # noqa: F401 (warm_index is a fixture)
+from tests.test_bot_process import TOKEN, base_env, running_bot, stop_bot, warm_index  # noqa: F401 (warm_index is a fixture)
 
 KEY = "process-log-test-key-" * 3
 
@@ -28,8 +26,7 @@ async def test_an_anonymised_process_log_holds_no_member_id(emulator, tmp_path: 
         ALLOWED_CHANNEL_IDS=general.id, ASK_COOLDOWN_RATE="1", ASK_COOLDOWN_SECONDS="60",
     )
     path = tmp_path / "interactions.db"
-    process = await run_bot(tmp_path, env, "run")
-    try:
+    async with running_bot(tmp_path, env, "run") as process:
         await emulator.wait_for_client(timeout=120)
         steps = [  # (command, options, who, where, status logged)
             ("ask", {"question": IN_SCOPE}, "alice", general, "ok"),
@@ -45,13 +42,7 @@ async def test_an_anonymised_process_log_holds_no_member_id(emulator, tmp_path: 
             assert (await wait_row(path, rec.id, timeout=10))["status"] == status, command
         forget = await emulator.slash("forget-me", user="alice")
         await wait_private(forget, 10)
-        process.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(process.communicate(), 15)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    text = (out + err).decode()
+        text = await stop_bot(process, 15)
     assert process.returncode == 0, text
     bob = review.user_key(a.member("bob").id, KEY)
     assert f"/ask refused for {bob}: ChannelNotAllowed" in text  # members appear by their keyed hash
