@@ -65,13 +65,17 @@ def readable_folder_problem(key: str, path: Path) -> str | None:
 
 def model_problem(name: str | None) -> str | None:
     """Why EMBEDDING_MODEL can't be found (without loading it); None when it can."""
-    from knowledge.embeddings import DEFAULT_MODEL, PACKAGED_MODELS, ModelUnavailable, model_path
+    from knowledge.embeddings import (ADAPTED_SUFFIX, DEFAULT_MODEL, PACKAGED_MODELS, SHIPPED_ADAPTATION,
+                                      ModelUnavailable, file_id, model_path)
 
+    wanted = name or DEFAULT_MODEL
     try:
-        model_path(name or DEFAULT_MODEL)
+        model_path(wanted.removesuffix(ADAPTED_SUFFIX))
+        if wanted.endswith(ADAPTED_SUFFIX):
+            file_id(SHIPPED_ADAPTATION)
     except ModelUnavailable as exc:
-        if name and name not in PACKAGED_MODELS:
-            bundled = ", ".join(PACKAGED_MODELS)
+        if name and name.removesuffix(ADAPTED_SUFFIX) not in PACKAGED_MODELS:
+            bundled = ", ".join(f"{m}{ADAPTED_SUFFIX}, {m}" for m in PACKAGED_MODELS)
             return f"EMBEDDING_MODEL is {name!r}, which is neither a bundled model ({bundled}) nor a model folder."
         return f"EMBEDDING_MODEL can't be loaded: {first_line(exc)}."
     return None

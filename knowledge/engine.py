@@ -10,7 +10,7 @@ from typing import Callable, Collection, Sequence
 
 from knowledge.batching import batcher_for
 from knowledge.conversation import continues
-from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
+from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, adaptation_beside, embed_cached, file_id
 from knowledge.index import Index, build_index
 from knowledge.labelled import LabelledItem, shipped_items
 from knowledge.memory import Memory, build_memory, memory_text
@@ -56,7 +56,7 @@ class Engine:
         The learned ranker comes from `ranker_path` (default: the shipped one); the questions it remembers
         are `remembered` (default: the shipped labelled questions).
         """
-        embedder = embedder or Embedder(model_name or DEFAULT_MODEL)
+        embedder = embedder or Embedder(model_name or DEFAULT_MODEL, adaptation=adaptation_beside(ranker_path))
         index = build_index(
             Path(knowledge_dir) if knowledge_dir else None, cache_path, embedder=embedder,
             progress=progress, on_progress=on_progress,
@@ -73,13 +73,20 @@ class Engine:
     ) -> "Engine":
         """A new engine over the articles and the ranker file as they are now, reusing the loaded model.
 
-        Only changed texts are embedded; the remembered questions are located again in the new index.
+        Only changed texts are embedded; the remembered questions are located again in the new index. When the
+        fine-tuned weights beside the ranker changed (a retrain), the model is loaded again and everything re-embedded.
         """
-        index = build_index(Path(knowledge_dir) if knowledge_dir else None, cache_path, embedder=self.embedder)
+        embedder = self.embedder
+        if embedder.adaptation is not None:
+            wanted = adaptation_beside(ranker_path)
+            if file_id(wanted) != embedder.model_name.rsplit("@", 1)[-1]:
+                embedder = Embedder(embedder.requested, adaptation=wanted)
+        index = build_index(Path(knowledge_dir) if knowledge_dir else None, cache_path, embedder=embedder)
+        embedder.load_query_encoder()
         ranker = open_ranker(ranker_path)
         shipped_memory = [i for i in self.memory.items if not i.id.startswith(REMEMBERED_PREFIX)]
         items = shipped_memory + ranker.remembered_items()
-        return Engine(index, self.embedder, ranker, remember(index, self.embedder, items, cache_path))
+        return Engine(index, embedder, ranker, remember(index, embedder, items, cache_path))
 
     def with_knowledge(self, ranker: Ranker | None = None, memory: Memory | None = None) -> "Engine":
         """The same index and model with another ranker and/or memory (cross-validation, hot swap)."""

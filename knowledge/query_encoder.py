@@ -55,7 +55,7 @@ def mean_pooling(pooling: dict) -> bool:
 class QueryEncoder:
     """Encode short texts with a BERT sentence-transformer's weights (CPU, inference only)."""
 
-    def __init__(self, folder: Path | str):
+    def __init__(self, folder: Path | str, overrides: dict | None = None):
         import torch
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
@@ -71,6 +71,10 @@ class QueryEncoder:
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.enable_padding(pad_id=int(self.config.get("pad_token_id", 0)))
         self.weights = {k.removeprefix("bert."): v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
+        unknown = sorted(set(overrides or ()) - set(self.weights))
+        if unknown:
+            raise UnsupportedModel(f"the fine-tuned weights hold tensors this model lacks ({unknown[0]})")
+        self.weights.update({k: v.float() for k, v in (overrides or {}).items()})
         self.heads = int(self.config["num_attention_heads"])
         self.layers = int(self.config["num_hidden_layers"])
         self.eps = float(self.config.get("layer_norm_eps", 1e-12))

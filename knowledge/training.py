@@ -108,25 +108,47 @@ def group_ids(prepared: Sequence[Prepared]) -> dict[int, set[str]]:
     return result
 
 
+@dataclass
+class Example:
+    """One labelled question's candidates, as the index (and model) it was scored with saw them."""
+
+    prepared: Prepared
+    rows: Rows
+    found: Candidates
+    index: object
+
+
+def examples_for(engine: Engine, prepared: Sequence[Prepared], memory: Memory,
+                 everyone: Sequence[Prepared] | None = None) -> list[Example]:
+    """Each question's candidates; it never sees itself (or its follow-up group) in memory."""
+    ids = group_ids(everyone if everyone is not None else prepared)
+    result = []
+    for p in prepared:
+        rows, found = candidate_rows_for(engine, p, memory.without(ids[p.group]))
+        result.append(Example(p, rows, found, engine.index))
+    return result
+
+
 def fit_ranker(engine: Engine, prepared: Sequence[Prepared], memory: Memory,
                target_false_abstention: float = TARGET_FALSE_ABSTENTION) -> Ranker:
-    """Fit the window, sentence and abstention models; a question never sees itself (or its group) in memory."""
-    ids = group_ids(prepared)
-    per_item = []
-    for p in prepared:
-        rows, extras = candidate_rows_for(engine, p, memory.without(ids[p.group]))
-        per_item.append((p, rows, extras))
-    answerable = [(p, r) for p, r, _ in per_item if p.item.in_scope and r.window_label.any()]
-    x = np.vstack([r.features for _, r in answerable])
-    window = fit_linear(x, np.concatenate([r.window_label for _, r in answerable]))
-    sentence = fit_linear(x, np.concatenate([r.sentence_label for _, r in answerable]))
+    """Fit the window, sentence and abstention models on the prepared questions."""
+    return fit_examples(examples_for(engine, prepared, memory), engine.index.model_name, target_false_abstention)
+
+
+def fit_examples(examples: Sequence[Example], model_name: str,
+                 target_false_abstention: float = TARGET_FALSE_ABSTENTION) -> Ranker:
+    """Fit the window, sentence and abstention models on scored candidates."""
+    answerable = [e for e in examples if e.prepared.item.in_scope and e.rows.window_label.any()]
+    x = np.vstack([e.rows.features for e in answerable])
+    window = fit_linear(x, np.concatenate([e.rows.window_label for e in answerable]))
+    sentence = fit_linear(x, np.concatenate([e.rows.sentence_label for e in answerable]))
     question_rows, labels = [], []
-    for p, r, found in per_item:
-        probabilities = window.predict(r.features)
+    for e in examples:
+        probabilities = window.predict(e.rows.features)
         order = np.argsort(-probabilities)
-        question_rows.append(question_row(p.question, found.signals, probabilities, r.rows[order], engine.index,
-                                          found.memory_in, found.memory_out, found.context))
-        labels.append(int(p.item.in_scope))
+        question_rows.append(question_row(e.prepared.question, e.found.signals, probabilities, e.rows.rows[order],
+                                          e.index, e.found.memory_in, e.found.memory_out, e.found.context))
+        labels.append(int(e.prepared.item.in_scope))
     q = np.vstack(question_rows)
     y = np.asarray(labels)
     abstain = fit_linear(q, y, balanced=True)
@@ -134,13 +156,13 @@ def fit_ranker(engine: Engine, prepared: Sequence[Prepared], memory: Memory,
     in_scope = np.sort(scores[y == 1])
     cut = int(np.floor(target_false_abstention * len(in_scope)))
     threshold = float(in_scope[cut]) if len(in_scope) else 0.5
-    top_probabilities = [float(window.predict(r.features).max()) for _, r in answerable]
+    top_probabilities = [float(window.predict(e.rows.features).max()) for e in answerable]
     # further quotes: keep those at least as likely as the weakest best-quote of most answerable questions
     quote_floor = float(np.quantile(top_probabilities, 0.05)) * 0.5 if top_probabilities else 0.01
     return Ranker(window=window, sentence=sentence, abstain=abstain, answer_threshold=threshold,
                   quote_floor=quote_floor, candidates=CANDIDATES, training={
-                      "items": len(prepared), "hash": items_hash([p.item for p in prepared]),
-                      "model": engine.index.model_name, "date": _dt.date.today().isoformat(),
+                      "items": len(examples), "hash": items_hash([e.prepared.item for e in examples]),
+                      "model": model_name, "date": _dt.date.today().isoformat(),
                       "target_false_abstention": target_false_abstention,
                   })
 

@@ -22,7 +22,7 @@ TEXTS = [
 def test_query_encoder_matches_sentence_transformers():
     folder = model_path("all-MiniLM-L6-v2")
     fast = QueryEncoder(folder).encode(TEXTS)
-    full = Embedder().encode(TEXTS)
+    full = Embedder("all-MiniLM-L6-v2").encode(TEXTS)
     assert fast.shape == full.shape == (len(TEXTS), 384)
     assert np.abs(fast - full).max() < 1e-4
     assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)

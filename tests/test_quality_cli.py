@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 
+from knowledge import Engine
+from knowledge.adaptation import adaptation_meta
+from knowledge.embeddings import ADAPTATION_FILE, BASE_MODEL, DEFAULT_MODEL, file_id
 from knowledge.labelled import shipped_items
 from knowledge.ranker import load_ranker
 from tests.test_cli import run_module
 
 
 def test_eval_cross_validates_the_shipped_questions_without_shared(tmp_path, engine_cache):
-    done = run_module("eval", "--folds", "3", "--curve", env={"INDEX_PATH": str(engine_cache)}, timeout=600)
+    done = run_module("eval", "--folds", "2", "--curve", env={"INDEX_PATH": str(engine_cache)}, timeout=1200)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    for name in ("cross-validated (3-fold)", "fitted on everything (optimistic)", "plain BM25", "plain dense",
+    assert "the fine-tuned model, every weight" in out and "fold 2 of 2 fine-tuned" in done.stderr
+    for name in ("cross-validated (2-fold)", "fitted on everything (optimistic)", "plain BM25", "plain dense",
                  "hit@1", "hit@3", "follow-up hit@3", "out-of-scope abstention", "in-scope false abstention",
                  "bold sentence holds the answer", "answerable but refused"):
         assert name in out, name
@@ -42,16 +46,37 @@ def test_eval_of_a_missing_or_broken_file_is_one_sentence(tmp_path, engine_cache
     assert done.returncode == 2 and "line 1, is not valid JSON" in done.stderr
 
 
-def test_train_writes_a_ranker_the_engine_loads(tmp_path, engine_cache):
+def test_train_writes_a_model_and_a_ranker_the_engine_loads(tmp_path, engine_cache):
     output = tmp_path / "ranker.json"
     done = run_module("train", "--folds", "2", "--output", str(output), env={"INDEX_PATH": str(engine_cache)},
-                      timeout=600)
+                      timeout=1200)
     assert done.returncode == 0, done.stderr
     assert "shipped sets, shipped data" in done.stdout and f"Saved the ranker to {output}" in done.stdout
+    assert "fine-tuned model beside it" in done.stdout
     ranker = load_ranker(output)
-    assert ranker.training["items"] == len(shipped_items())
+    assert ranker.training["items"] == len(shipped_items()) and ranker.training["folds"] == 2
+    weights = output.with_name(ADAPTATION_FILE)
+    assert weights.exists() and adaptation_meta(weights)["hash"] == ranker.training["hash"]
+    engine = Engine.open(cache_path=tmp_path / "index.db", ranker_path=output)
+    assert engine.embedder.model_name == f"{DEFAULT_MODEL}@{file_id(weights)}"
+    assert ranker.training["model"].startswith(DEFAULT_MODEL)
+    assert not engine.ask("Which currencies do Russia and China use for trade?").abstained
+
+
+def test_train_for_the_plain_packaged_model_refits_only_the_ranker(tmp_path, engine_cache):
+    output = tmp_path / "ranker.json"
+    done = run_module("train", "--folds", "2", "--output", str(output), "--model", BASE_MODEL,
+                      env={"INDEX_PATH": str(engine_cache)}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"Saved the ranker to {output} (trained" in done.stdout and not output.with_name(ADAPTATION_FILE).exists()
 
 
 def test_train_with_a_missing_log_is_one_sentence(tmp_path, engine_cache):
     done = run_module("train", "--with-log", str(tmp_path / "none.db"), env={"INDEX_PATH": str(engine_cache)})
     assert done.returncode == 2 and "There is no interaction log at" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_eval_with_a_fixed_model_says_its_figures_are_optimistic(tmp_path, engine_cache):
+    done = run_module("eval", "--folds", "2", "--fixed-model", env={"INDEX_PATH": str(engine_cache)}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "so these figures are optimistic" in done.stdout and "fine-tuned" not in done.stderr

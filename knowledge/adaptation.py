@@ -1,0 +1,134 @@
+"""Teach the embedding model this domain: fine-tune MiniLM on labelled question -> answer pairs.
+
+Training is a plain loop over the light encoder (knowledge/query_encoder.py) with in-batch negatives (the
+MultipleNegativesRankingLoss of sentence-transformers). Only the fine-tuned tensors are stored (float16, about
+21 MB); knowledge/embeddings.py lays them over the packaged model's weights when the model loads.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+from knowledge.labelled import LabelledItem
+from knowledge.memory import locate, memory_text
+
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How the model is fine-tuned (chosen by grouped cross-validation, see BENCHMARKS.md)."""
+
+    epochs: int = 2
+    learning_rate: float = 2e-5
+    batch_size: int = 16
+    max_length: int = 128
+    scale: float = 20.0
+    seed: int = 13
+    freeze_embeddings: bool = True  # the word embeddings stay as packaged (a smaller file, less to overfit)
+
+
+Pair = tuple[str, str, int]  # (question text, answer text, follow-up group)
+
+
+def training_pairs(items: Sequence[LabelledItem], index, item_groups: Sequence[int]) -> list[Pair]:
+    """(question, answering sentence / window, group) for every answerable labelled question."""
+    pairs: list[Pair] = []
+    for item, group in zip(items, item_groups):
+        if not item.in_scope:
+            continue
+        window_rows, sentence_rows = locate(index, item.answer_contains)
+        text = memory_text(item)
+        for row in sentence_rows[:2]:
+            pairs.append((text, index.sentences[int(row)].text, group))
+        sentence_set = {int(s) for s in sentence_rows}
+        hits = [int(r) for r in window_rows if int(r) not in sentence_set]
+        for row in (hits or [int(r) for r in window_rows])[:1]:
+            pairs.append((text, index.window_text(row), group))
+    return pairs
+
+
+def batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches in which no answer text and no question group repeats (no false in-batch negatives)."""
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    open_batches: list[tuple[list[int], set[str], set[int]]] = []
+    for n in order:
+        _, positive, group = pairs[n]
+        for batch, texts, seen in open_batches:
+            if len(batch) < size and positive not in texts and group not in seen:
+                batch.append(n)
+                texts.add(positive)
+                seen.add(group)
+                break
+        else:
+            open_batches.append(([n], {positive}, {group}))
+    result = [batch for batch, _, _ in open_batches if len(batch) > 1]
+    rng.shuffle(result)
+    return result
+
+
+def fine_tune(encoder, pairs: Sequence[Pair], plan: TrainingPlan = TrainingPlan()) -> dict:
+    """Fine-tune a copy of the encoder's weights on the pairs; return the new weights (the encoder is untouched)."""
+    import torch
+
+    torch.manual_seed(plan.seed)
+    rng = random.Random(plan.seed)
+    weights = {k: v.detach().clone() for k, v in encoder.weights.items()}
+    trainable = [v for k, v in weights.items()
+                 if not (plan.freeze_embeddings and k.startswith("embeddings.") and "LayerNorm" not in k)]
+    for tensor in trainable:
+        tensor.requires_grad_(True)
+    optimiser = torch.optim.AdamW(trainable, lr=plan.learning_rate, weight_decay=0.0)
+    truncation = encoder.tokenizer.truncation
+    encoder.tokenizer.enable_truncation(plan.max_length)
+    try:
+        steps = [b for _ in range(plan.epochs) for b in batches(pairs, plan.batch_size, rng)]
+        for step, batch in enumerate(steps):
+            for group in optimiser.param_groups:  # linear warm-up over the first 10% of steps, then linear decay
+                warm = max(1, len(steps) // 10)
+                group["lr"] = plan.learning_rate * min((step + 1) / warm, (len(steps) - step) / (len(steps) - warm + 1))
+            anchors = encoder.forward(*encoder.tensors([pairs[n][0] for n in batch]), weights)
+            positives = encoder.forward(*encoder.tensors([pairs[n][1] for n in batch]), weights)
+            logits = anchors @ positives.T * plan.scale
+            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    finally:
+        if truncation:
+            encoder.tokenizer.enable_truncation(truncation["max_length"])
+        else:
+            encoder.tokenizer.no_truncation()
+    return {k: v.detach().to(torch.float16).float() for k, v in weights.items() if v.requires_grad}
+
+
+def save_adaptation(weights: dict, path: Path | str, meta: dict) -> Path:
+    """Write the fine-tuned tensors as float16 safetensors (atomically), with a note of their origin."""
+    from safetensors.torch import save_file
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tensors = {name: tensor.to(torch.float16).contiguous() for name, tensor in sorted(weights.items())}
+    save_file(tensors, str(tmp), metadata={"adaptation": json.dumps(meta, sort_keys=True)})
+    tmp.chmod(0o644)
+    tmp.replace(path)
+    return path
+
+
+def adaptation_meta(path: Path | str) -> dict:
+    """The note stored with an adaptation file (empty when it has none)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return json.loads((handle.metadata() or {}).get("adaptation", "{}"))
+
+
+def plan_dict(plan: TrainingPlan) -> dict:
+    """The plan as plain data (stored with the model)."""
+    return asdict(plan)
