@@ -313,14 +313,24 @@ class InteractionLog:
         with self._tx() as conn:
             conn.execute("UPDATE interactions SET message_id = ? WHERE id = ?", (str(message_id), row_id))
 
-    def interrupt_pending(self, row_ids: Sequence[int] | None = None, *, keep: Sequence[int] = ()) -> int:
-        """Mark pending rows (all but keep, or the given ones) as interrupted; return how many."""
+    def interrupt_pending(self, row_ids: Sequence[int] | None = None, *, keep: Sequence[int] = (),
+                          shards: tuple[tuple[int, ...], int] | None = None) -> int:
+        """Mark pending rows (all but keep, or the given ones) as interrupted; return how many.
+
+        shards=(ids, count) limits "all" to the servers on those shards, so that a process restarting leaves the rows
+        another process (sharing the log) is still answering alone; rows without a server belong to shard 0.
+        """
         with self._tx() as conn:
             if row_ids is None:
+                where, params = "", [int(k) for k in keep]
+                if shards is not None:
+                    ids, count = shards
+                    where = (f" AND ((CAST(COALESCE(guild_id, 0) AS INTEGER) >> 22) % {int(count)}) "
+                             f"IN ({','.join(str(int(i)) for i in ids)})")
                 cursor = conn.execute(
                     "UPDATE interactions SET status = 'interrupted', error = 'the bot stopped before answering' "
-                    f"WHERE status = 'pending' AND id NOT IN ({','.join('?' * len(keep))})",
-                    [int(k) for k in keep],
+                    f"WHERE status = 'pending' AND id NOT IN ({','.join('?' * len(keep))}){where}",
+                    params,
                 )
             else:
                 marks = ",".join("?" * len(row_ids))
