@@ -222,7 +222,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
             migration(db)
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             db.conn.execute(
-                f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (migration.__name__, now)
+                f"INSERT OR IGNORE INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (migration.__name__, now)
             )
         except BaseException:
             if db.conn.in_transaction:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +53,20 @@ def _highlight(quote: Quote) -> tuple[int | None, int | None]:
     return (start, end) if isinstance(start, int) and isinstance(end, int) and 0 <= start < end else (None, None)
 
 
+def _enable_wal(db: sqlite_utils.Database, seconds: float) -> None:
+    """Switch to WAL, retrying for a while: two processes opening a new log at once make SQLite answer "locked"
+    at once to the second one's switch (its busy handler is not used for it)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _text_id(value: int | None) -> str | None:
     return None if value is None else str(value)
 
@@ -79,7 +94,7 @@ class InteractionLog:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")  # deleted or rewritten content is zeroed, not left in free space
             self.db = sqlite_utils.Database(conn)
-            self.db.enable_wal()
+            _enable_wal(self.db, busy_timeout)
             conn.execute("PRAGMA synchronous = FULL")
             self.migrations_applied = migrate(self.db)
         except BaseException:
