@@ -105,11 +105,16 @@ async def one_run(guild_count: int, args: argparse.Namespace, index: Path) -> di
                         await asyncio.wait_for(process.wait(), 20)
                     except asyncio.TimeoutError:
                         process.kill()
+            stderr = b"".join([await p.stderr.read() for p in processes]).decode(errors="replace")
+            with sqlite3.connect(work / "interactions.db") as conn:
+                logged = conn.execute("SELECT COUNT(*) FROM interactions WHERE command = 'ask' AND status = 'ok'"
+                                      ).fetchone()[0]
             answered = len(latencies)
             return {
                 "guilds": guild_count, "shards": shards, "processes": len(processes), "ready_s": ready_s,
                 "rss_ready": rss_ready, "rss_after": rss_after, "peak": peak, "answered": answered,
-                "asked": args.questions, "qps": answered / elapsed if elapsed else float("nan"),
+                "asked": args.questions, "logged": logged, "log_errors": stderr.count("interaction log:"),
+                "qps": answered / elapsed if elapsed else float("nan"),
                 "p50": statistics.median(latencies) if latencies else float("nan"),
                 "p95": sorted(latencies)[int(0.95 * (answered - 1))] if latencies else float("nan"),
             }
@@ -160,13 +165,15 @@ def main() -> int:
         print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
         print("| servers | shards | processes | all shards ready | RSS when ready (MB) | RSS after /ask | peak RSS "
-              "| answered | questions/s | p50 | p95 |")
-        print("| ---: | ---: | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |")
+              "| answered | logged | questions/s | p50 | p95 |")
+        print("| ---: | ---: | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
         for count in [int(c) for c in args.guilds.split(",")]:
             r = asyncio.run(one_run(count, args, index))
             mbs = lambda xs: " + ".join(f"{x:.0f}" for x in xs)  # noqa: E731
+            logged = f"{r['logged']}" + (f" ({r['log_errors']} log errors)" if r["log_errors"] else "")
             print(f"| {r['guilds']:,} | {r['shards']} | {r['processes']} | {r['ready_s']:.1f} s | {mbs(r['rss_ready'])} "
-                  f"| {mbs(r['rss_after'])} | {mbs(r['peak'])} | {r['answered']}/{r['asked']} | {r['qps']:.1f} "
+                  f"| {mbs(r['rss_after'])} | {mbs(r['peak'])} | {r['answered']}/{r['asked']} "
+                  f"| {logged} | {r['qps']:.1f} "
                   f"| {r['p50']:.0f} ms | {r['p95']:.0f} ms |", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -214,3 +214,25 @@ async def test_two_processes_of_two_shards_answer_review_and_forget_through_one_
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
+    assert {r["guild_id"] for r in await datasette_recent(db)} >= {guilds[1].id, guilds[2].id}  # and Datasette
+
+
+async def datasette_recent(db: Path) -> list[dict]:
+    """The canned `recent` query of the Datasette set-up (datasette/metadata.json) over a log."""
+    pytest.importorskip("datasette")
+    from tests.test_datasette import METADATA, canned, free_port
+
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "datasette", "serve", str(db), "--metadata", str(METADATA), "--host", "127.0.0.1",
+        "--port", str(port), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                return await asyncio.to_thread(canned, f"http://127.0.0.1:{port}", "recent")
+            except OSError:
+                await asyncio.sleep(0.2)
+        raise TimeoutError("datasette did not start in 60 s")
+    finally:
+        server.terminate()
+        await server.wait()
