@@ -15,8 +15,6 @@ import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
-from discord.gateway import DiscordWebSocket
-from discord.shard import Shard
 
 from bot import server_settings, views
 from bot.engine_holder import EngineHolder
@@ -24,6 +22,7 @@ from bot.config import Settings
 from bot.log import AsyncLog, Who
 from bot.log import guild_settings as stored_settings
 from bot.recovery import PendingAnswers, answer_waiting, settle_at_start
+from bot.sharding import Sharding
 
 _log = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ class Flight:
     row_id: int | None = None
 
 
-class QuoteBot(commands.AutoShardedBot):
+class QuoteBot(Sharding, commands.AutoShardedBot):
     """The article quote bot: as many shards as Discord recommends, or SHARD_COUNT / SHARD_IDS."""
 
     drain_seconds = DRAIN_SECONDS  # how long shutdown waits for answers in flight
@@ -207,26 +206,6 @@ class QuoteBot(commands.AutoShardedBot):
             self.recovery = asyncio.create_task(answer_waiting(self, waiting), name="answer-after-restart")
         self.set_up.set()
 
-    async def launch_shards(self) -> None:
-        """Ask Discord how many shards when SHARD_COUNT is unset, but connect where DISCORD_GATEWAY_URL says if set."""
-        if self.shard_count is None and self.settings.discord_gateway_url:
-            self.shard_count, _, _ = await self.http.get_bot_gateway()
-        await super().launch_shards()
-
-    async def launch_shard(self, gateway: yarl.URL, shard_id: int, *, initial: bool = False) -> None:
-        """Connect one shard; failing at start-up stops the bot with one sentence (discord.py would retry forever).
-
-        Reconnects after that are discord.py's (its Shard workers). Uses AutoShardedClient's private queue and shard
-        table, which discord.py 2.7.1 (pinned) names as below.
-        """
-        if self.is_closed():
-            return
-        connecting = DiscordWebSocket.from_client(self, initial=initial, gateway=gateway, shard_id=shard_id)
-        ws = await asyncio.wait_for(connecting, timeout=self.shard_connect_timeout)
-        shard = Shard(ws, self, self._AutoShardedClient__queue.put_nowait)  # type: ignore[attr-defined]
-        self._AutoShardedClient__shards[shard_id] = shard  # type: ignore[attr-defined]
-        shard.launch()
-
     async def _first_connect(self) -> None:
         """Note the first READY (the start-up watch in bot.runner waits for it)."""
         self.gateway_ready.set()
@@ -244,11 +223,6 @@ class QuoteBot(commands.AutoShardedBot):
         """Say who we are once connected."""
         _log.info("Connected as %s (%s) to %d guild(s) on shard(s) %s of %s", self.user, getattr(self.user, "id", "?"),
                   len(self.guilds), ",".join(map(str, sorted(self.shards))), self.shard_count)
-
-    def own_shards(self) -> tuple[tuple[int, ...], int] | None:
-        """(shard ids, shard count) when this process runs only some shards (SHARD_IDS); None when it runs all."""
-        ids, count = self.settings.shard_ids, self.settings.shard_count
-        return None if ids is None or count is None else (ids, count)
 
     @property
     def engine(self) -> Any:

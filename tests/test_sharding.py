@@ -95,6 +95,31 @@ def test_processes_opening_a_new_log_at_once_both_migrate_it(tmp_path: Path) -> 
     assert errors == []
 
 
+# The emulator's shards.
+
+async def test_the_emulator_routes_servers_by_shard_and_refuses_a_shard_beyond_the_count(emulator) -> None:
+    import aiohttp
+
+    emulator.shard_count = 3
+    made = [emulator.add_guild(f"Server {k}", shard=k) for k in (2, 0, 1, 2)]
+    assert [emulator.shard_of(g) for g in made] == [2, 0, 1, 2] and len({g.id for g in made}) == 4
+    on_one = {g.id for g in emulator.guilds.values() if (int(g.id) >> 22) % 3 == 1}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(emulator.api_base + "/gateway/bot") as response:
+            assert (await response.json())["shards"] == 3
+        for shard, closed in (([3, 3], 4010), ([1, 3], None)):
+            async with http.ws_connect(emulator.gateway_url) as ws:
+                assert (await ws.receive_json())["op"] == 10
+                await ws.send_json({"op": 2, "d": {"token": "t", "intents": 1, "properties": {}, "shard": shard}})
+                if closed:
+                    assert (await ws.receive()).data == closed  # Discord's "Invalid shard"
+                    continue
+                ready = await ws.receive_json()
+                assert ready["d"]["shard"] == [1, 3] and {g["id"] for g in ready["d"]["guilds"]} == on_one
+                created = {(await ws.receive_json())["d"]["id"] for _ in on_one}
+                assert created == on_one
+
+
 # One process: AutoShardedClient.
 
 @pytest.mark.timeout(90)
