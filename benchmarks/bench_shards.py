@@ -171,7 +171,8 @@ def main() -> int:
             r = asyncio.run(one_run(count, args, index))
             mbs = lambda xs: " + ".join(f"{x:.0f}" for x in xs)  # noqa: E731
             logged = f"{r['logged']}" + (f" ({r['log_errors']} log errors)" if r["log_errors"] else "")
-            print(f"| {r['guilds']:,} | {r['shards']} | {r['processes']} | {r['ready_s']:.1f} s | {mbs(r['rss_ready'])} "
+            print(f"| {r['guilds']:,} | {r['shards']} | {r['processes']} | {r['ready_s']:.1f} s "
+                  f"| {mbs(r['rss_ready'])} "
                   f"| {mbs(r['rss_after'])} | {mbs(r['peak'])} | {r['answered']}/{r['asked']} "
                   f"| {logged} | {r['qps']:.1f} "
                   f"| {r['p50']:.0f} ms | {r['p95']:.0f} ms |", flush=True)

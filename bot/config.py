@@ -57,7 +57,7 @@ class Settings:
 
     @property
     def shard_label(self) -> str:
-        """How this process's shards read in file names and logs: "" unless SHARD_IDS picks some."""
+        """This process's shards in file names ("shard-0-1"), or "" unless SHARD_IDS picks some."""
         return "" if self.shard_ids is None else "shard-" + "-".join(map(str, self.shard_ids))
 
 

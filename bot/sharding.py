@@ -19,11 +19,9 @@ class Sharding:
         await super().launch_shards()  # type: ignore[misc]
 
     async def launch_shard(self, gateway: yarl.URL, shard_id: int, *, initial: bool = False) -> None:
-        """Connect one shard; failing at start-up stops the bot with one sentence (discord.py would retry forever).
-
-        Reconnects after that are discord.py's (its Shard workers). Uses AutoShardedClient's private queue and shard
-        table, which discord.py 2.7.1 (pinned) names as below.
-        """
+        """Connect one shard; failing at start-up stops the bot with one sentence (discord.py would retry forever)."""
+        # Reconnects later are discord.py's Shard workers'. This uses AutoShardedClient's private queue and shard table,
+        # named as below in discord.py 2.7.1 (pinned).
         if self.is_closed():  # type: ignore[attr-defined]
             return
         connecting = DiscordWebSocket.from_client(self, initial=initial, gateway=gateway, shard_id=shard_id)

@@ -36,10 +36,7 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS pending (
 
 
 def pending_path(database_path: Path | str, shard_label: str = "") -> Path:
-    """The token store beside the interaction log: data/interactions.db -> data/interactions.pending.db.
-
-    A process running some shards (SHARD_IDS) keeps its own: data/interactions.pending.shard-0-1.db.
-    """
+    """The token store beside the log: data/interactions.pending.db (with SHARD_IDS: .pending.shard-0-1.db)."""
     path = Path(database_path)
     return path.with_name(f"{path.stem}.pending{'.' + shard_label if shard_label else ''}.db")
 

@@ -54,8 +54,8 @@ def _highlight(quote: Quote) -> tuple[int | None, int | None]:
 
 
 def _enable_wal(db: sqlite_utils.Database, seconds: float) -> None:
-    """Switch to WAL, retrying for a while: two processes opening a new log at once make SQLite answer "locked"
-    at once to the second one's switch (its busy handler is not used for it)."""
+    """Switch to WAL, retrying for up to `seconds` while another process is switching the same new file."""
+    # SQLite answers "locked" at once to the second switch (its busy handler is not used for it).
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -330,11 +330,9 @@ class InteractionLog:
 
     def interrupt_pending(self, row_ids: Sequence[int] | None = None, *, keep: Sequence[int] = (),
                           shards: tuple[tuple[int, ...], int] | None = None) -> int:
-        """Mark pending rows (all but keep, or the given ones) as interrupted; return how many.
-
-        shards=(ids, count) limits "all" to the servers on those shards, so that a process restarting leaves the rows
-        another process (sharing the log) is still answering alone; rows without a server belong to shard 0.
-        """
+        """Mark pending rows (all but keep, or the given ones; with shards=(ids, count) only theirs) interrupted."""
+        # A process restarting leaves the rows another process sharing the log is still answering; rows without a
+        # server belong to shard 0, where Discord sends such events.
         with self._tx() as conn:
             if row_ids is None:
                 where, params = "", [int(k) for k in keep]

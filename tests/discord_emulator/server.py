@@ -186,10 +186,7 @@ class DiscordEmulator(CommunityMixin):
 
     def add_guild(self, name: str, *, channels: Iterable[str] = ("general",), owner: str = "guild-owner",
                   shard: int | None = None) -> EmuGuild:
-        """Create a guild with channels, an owner member and the bot as a member (add before connecting).
-
-        shard: give it an id that routes it to this shard of `shard_count`.
-        """
+        """Create a guild with channels, an owner and the bot as members (before connecting); shard= routes it there."""
         owner_user = self.add_user(owner)
         guild_id = self.ids() if shard is None else self.ids.on_shard(shard, self.shard_count)
         guild = EmuGuild(self.ids, guild_id, name, owner_user)
