@@ -229,6 +229,15 @@ async def test_two_processes_of_two_shards_answer_review_and_forget_through_one_
     assert pending_path(db, "shard-0-1").exists() and pending_path(db, "shard-2-3").exists()
     assert not pending_path(db).exists()
 
+    async with running_bot(tmp_path, env | {"SHARD_COUNT": "2"}, "run") as third:  # re-sharded: one process, 2 shards
+        await emulator.wait_for_shards(range(2), timeout=300)
+        for guild, question in ((guilds[1], QUESTIONS[1]), (guilds[2], QUESTIONS[2])):  # logged by the other two
+            review = await emulator.slash("review recent", {"limit": 10}, guild_id=guild, user="moderator")
+            await review.wait_final(15)
+            assert question[:30] in json.dumps(review.messages)
+        text = await stop_bot(third, 20)
+        assert third.returncode == 0 and "Traceback" not in text
+
     process = await asyncio.create_subprocess_exec(  # `python -m bot logs` reads every shard's questions
         sys.executable, "-m", "bot", "logs", "--format", "json", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
