@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.log import AsyncLog, Who
 from bot.log import guild_settings as stored_settings
 from bot.recovery import PendingAnswers, answer_waiting, settle_at_start
+from bot.sharding import Sharding
 
 _log = logging.getLogger(__name__)
 
@@ -139,8 +140,8 @@ class Flight:
     row_id: int | None = None
 
 
-class QuoteBot(commands.Bot):
-    """The article quote bot."""
+class QuoteBot(Sharding, commands.AutoShardedBot):
+    """The article quote bot: as many shards as Discord recommends, or SHARD_COUNT / SHARD_IDS."""
 
     drain_seconds = DRAIN_SECONDS  # how long shutdown waits for answers in flight
 
@@ -154,13 +155,16 @@ class QuoteBot(commands.Bot):
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=QuoteTree,
+            shard_count=settings.shard_count,
+            shard_ids=None if settings.shard_ids is None else list(settings.shard_ids),
         )
         self.settings = settings
         self.engines = EngineHolder(engine)  # swapped atomically by /articles
         self.serving = serving  # False: only log in to sync commands (no engine, no log, no start-up sync)
         self.log = AsyncLog(settings.database_path, anonymize_key=settings.anonymize_key,
                             anonymize_default=settings.anonymize_users)
-        self.pending = PendingAnswers(settings.database_path)  # tokens of acknowledged questions, beside the log
+        # tokens of acknowledged questions, beside the log (one file per process when SHARD_IDS splits the shards)
+        self.pending = PendingAnswers(settings.database_path, settings.shard_label)
         self.recovery: asyncio.Task | None = None  # answers questions acknowledged before a restart
         self.cooldown = UserCooldown(settings.ask_cooldown_rate, settings.ask_cooldown_seconds)
         self.server_overrides: dict[int, dict[str, str]] = {}  # /settings values, read from the log at start-up
@@ -217,7 +221,8 @@ class QuoteBot(commands.Bot):
 
     async def on_ready(self) -> None:
         """Say who we are once connected."""
-        _log.info("Connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        _log.info("Connected as %s (%s) to %d guild(s) on shard(s) %s of %s", self.user, getattr(self.user, "id", "?"),
+                  len(self.guilds), ",".join(map(str, sorted(self.shards))), self.shard_count)
 
     @property
     def engine(self) -> Any:

@@ -47,11 +47,18 @@ class Settings:
     anonymize_key: str | None = field(default=None, repr=False)
     answers_private: bool = False
     owner_ids: frozenset[int] = frozenset()
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     @property
     def has_token(self) -> bool:
         """Whether a Discord token is configured."""
         return bool(self.discord_token)
+
+    @property
+    def shard_label(self) -> str:
+        """This process's shards in file names ("shard-0-1"), or "" unless SHARD_IDS picks some."""
+        return "" if self.shard_ids is None else "shard-" + "-".join(map(str, self.shard_ids))
 
 
 def _text(key: str, raw: str) -> str:
@@ -76,6 +83,13 @@ def _snowflakes(key: str, raw: str) -> frozenset[int]:
         if not _SNOWFLAKE.fullmatch(part):
             raise SettingsError(f"{key} must be a comma-separated list of Discord ids, but {part!r} is not one.")
     return frozenset(int(p) for p in parts)
+
+
+def _shard_ids(key: str, raw: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in raw.replace(";", ",").split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise SettingsError(f"{key} must be a comma-separated list of shard numbers like 0,1, got {raw!r}.")
+    return tuple(sorted({int(p) for p in parts}))
 
 
 def _path(key: str, raw: str) -> Path:
@@ -154,6 +168,8 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "anonymize_key": _text,
     "answers_private": _boolean,
     "owner_ids": _snowflakes,
+    "shard_count": _number(1, 100000, integer=True),
+    "shard_ids": _shard_ids,
 }
 
 
@@ -196,6 +212,11 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | P
     settings = Settings(**values)
     if settings.anonymize_users and not settings.anonymize_key:
         raise SettingsError("ANONYMIZE_KEY must be set (a long random string) when ANONYMIZE_USERS is true.")
+    if settings.shard_ids is not None and settings.shard_count is None:
+        raise SettingsError("SHARD_COUNT must be set (the total over every process) when SHARD_IDS is.")
+    if settings.shard_ids is not None and settings.shard_ids[-1] >= settings.shard_count:  # type: ignore[operator]
+        raise SettingsError(f"SHARD_IDS must be numbers from 0 to {settings.shard_count - 1} (SHARD_COUNT - 1), "
+                            f"got {settings.shard_ids[-1]}.")
     return settings
 
 

@@ -31,7 +31,9 @@ def add_logs_parser(sub: Any) -> None:
         "logs", help="show or export the interaction log (filters as in /review)",
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--db", type=Path, help="the log database (default: DATABASE_PATH, i.e. data/interactions.db)")
+    parser.add_argument("--db", type=Path, action="append",
+                        help="the log database (default: DATABASE_PATH, i.e. data/interactions.db); repeat it to read "
+                             "the logs of several machines together, oldest row first")
     parser.add_argument("--env-file", default=".env", help="settings file read under the environment (default .env)")
     parser.add_argument("--guild", metavar="ID", help="only this server (default: every server)")
     parser.add_argument("--user", help="only this person: a Discord id, an anon:… key, or a display name")
@@ -116,19 +118,23 @@ def logs_command(args: argparse.Namespace, stdout=None) -> int:
     if args.limit is not None and args.limit < 1:
         print(f"--limit must be 1 or more, got {args.limit}.", file=sys.stderr)
         return 2
-    try:
-        filters = build_filters(args, key)
-        conn = open_log(args.db or settings.database_path)
-    except (review.PeriodError, FileNotFoundError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    try:
-        records = review.export_rows(conn, filters)
-    except sqlite3.Error as exc:
-        print(f"Could not read the log: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        conn.close()
+    records: list[dict] = []
+    for path in args.db or [settings.database_path]:
+        try:
+            filters = build_filters(args, key)
+            conn = open_log(path)
+        except (review.PeriodError, FileNotFoundError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        try:
+            records += review.export_rows(conn, filters)
+        except sqlite3.Error as exc:
+            print(f"Could not read the log {path}: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            conn.close()
+    if args.db and len(args.db) > 1:
+        records.sort(key=lambda r: r["created_at"] or "")  # one time line over the machines' logs
     if args.limit is not None:
         records = records[-args.limit:]
     stdout.write(review.render(records, args.format))

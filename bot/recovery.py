@@ -33,8 +33,8 @@ DELIVERED_NOTE = "delivered before a restart"
 class PendingAnswers:
     """The async front of the token store: a failing store is reported once and never stops an answer."""
 
-    def __init__(self, database_path) -> None:
-        self.path = pending_path(database_path)
+    def __init__(self, database_path, shard_label: str = "") -> None:
+        self.path = pending_path(database_path, shard_label)
         self.store: PendingStore | None = None
         self._failing = False
         # a thread of its own: never queued behind engine work in the default pool
@@ -188,7 +188,8 @@ async def settle_at_start(bot: QuoteBot) -> list[PendingAnswer]:
             await log_delivered(bot, entry, entry.delivered_message_id)
             keep.append(entry.row_id)
         await bot.pending.release(entry.interaction_id)
-    count = await bot.log.call(lambda log: log.interrupt_pending(keep=[k for k in keep if k is not None]), default=0)
+    kept, shards = [k for k in keep if k is not None], bot.own_shards()
+    count = await bot.log.call(lambda log: log.interrupt_pending(keep=kept, shards=shards), default=0)
     if count:
         _log.warning("Marked %d interaction(s) left pending by an earlier run as interrupted", count)
     if waiting:

@@ -150,3 +150,16 @@ def test_python_m_bot_logs_is_wired_in(sample, monkeypatch, capsys, tmp_path) ->
     monkeypatch.setenv("DATABASE_PATH", str(sample.path))
     assert main(["logs", "--env-file", str(tmp_path / "none.env"), "--format", "jsonl"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 10
+
+
+def test_the_logs_of_several_machines_read_as_one_time_line(run, tmp_path: Path) -> None:
+    from bot.log import InteractionLog, Who
+
+    for machine, guild in (("one", 1 << 22), ("two", 3 << 22)):  # shards 1 and 3 of 4, on two machines
+        log = InteractionLog(tmp_path / f"{machine}.db")
+        log.record(Who(guild, 5, 7, "alice"), "ask", status="ok", question=f"asked on machine {machine}")
+        log.close()
+    code, out, _ = run("--db", str(tmp_path / "one.db"), "--db", str(tmp_path / "two.db"), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["question"] for r in rows] == ["asked on machine one", "asked on machine two"]
+    assert [r["guild_id"] for r in rows] == [str(1 << 22), str(3 << 22)]

@@ -104,6 +104,8 @@ class Privacy(commands.Cog):
     async def purge(self) -> review.Purged | None:
         """Delete rows older than LOG_RETENTION_DAYS (0 keeps everything); None when nothing ran."""
         days = self.bot.settings.log_retention_days
+        if getattr(self.bot, "own_shards", lambda: None)() is not None:
+            await self.bot.load_server_settings()  # processes sharing the log: another may have changed a server's days
         per_server = self.bot.retention_days() if hasattr(self.bot, "retention_days") else {}
         if days <= 0 and not any(per_server.values()):
             return None

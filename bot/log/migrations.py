@@ -215,11 +215,14 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
         if migration.__name__ in done:
             continue
         db.conn.execute("BEGIN IMMEDIATE")
+        if db.conn.execute(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name = ?", (migration.__name__,)).fetchone():
+            db.conn.execute("ROLLBACK")  # another process sharing the log applied it meanwhile
+            continue
         try:
             migration(db)
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             db.conn.execute(
-                f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (migration.__name__, now)
+                f"INSERT OR IGNORE INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (migration.__name__, now)
             )
         except BaseException:
             if db.conn.in_transaction:

@@ -35,10 +35,10 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS pending (
 )"""
 
 
-def pending_path(database_path: Path | str) -> Path:
-    """The token store beside the interaction log: data/interactions.db -> data/interactions.pending.db."""
+def pending_path(database_path: Path | str, shard_label: str = "") -> Path:
+    """The token store beside the log: data/interactions.pending.db (with SHARD_IDS: .pending.shard-0-1.db)."""
     path = Path(database_path)
-    return path.with_name(f"{path.stem}.pending.db")
+    return path.with_name(f"{path.stem}.pending{'.' + shard_label if shard_label else ''}.db")
 
 
 @dataclass(frozen=True)

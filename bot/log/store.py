@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +53,20 @@ def _highlight(quote: Quote) -> tuple[int | None, int | None]:
     return (start, end) if isinstance(start, int) and isinstance(end, int) and 0 <= start < end else (None, None)
 
 
+def _enable_wal(db: sqlite_utils.Database, seconds: float) -> None:
+    """Switch to WAL, retrying for up to `seconds` while another process is switching the same new file."""
+    # SQLite answers "locked" at once to the second switch (its busy handler is not used for it).
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _text_id(value: int | None) -> str | None:
     return None if value is None else str(value)
 
@@ -79,7 +94,7 @@ class InteractionLog:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")  # deleted or rewritten content is zeroed, not left in free space
             self.db = sqlite_utils.Database(conn)
-            self.db.enable_wal()
+            _enable_wal(self.db, busy_timeout)
             conn.execute("PRAGMA synchronous = FULL")
             self.migrations_applied = migrate(self.db)
         except BaseException:
@@ -313,14 +328,22 @@ class InteractionLog:
         with self._tx() as conn:
             conn.execute("UPDATE interactions SET message_id = ? WHERE id = ?", (str(message_id), row_id))
 
-    def interrupt_pending(self, row_ids: Sequence[int] | None = None, *, keep: Sequence[int] = ()) -> int:
-        """Mark pending rows (all but keep, or the given ones) as interrupted; return how many."""
+    def interrupt_pending(self, row_ids: Sequence[int] | None = None, *, keep: Sequence[int] = (),
+                          shards: tuple[tuple[int, ...], int] | None = None) -> int:
+        """Mark pending rows (all but keep, or the given ones; with shards=(ids, count) only theirs) interrupted."""
+        # A process restarting leaves the rows another process sharing the log is still answering; rows without a
+        # server belong to shard 0, where Discord sends such events.
         with self._tx() as conn:
             if row_ids is None:
+                where, params = "", [int(k) for k in keep]
+                if shards is not None:
+                    ids, count = shards
+                    where = (f" AND ((CAST(COALESCE(guild_id, 0) AS INTEGER) >> 22) % {int(count)}) "
+                             f"IN ({','.join(str(int(i)) for i in ids)})")
                 cursor = conn.execute(
                     "UPDATE interactions SET status = 'interrupted', error = 'the bot stopped before answering' "
-                    f"WHERE status = 'pending' AND id NOT IN ({','.join('?' * len(keep))})",
-                    [int(k) for k in keep],
+                    f"WHERE status = 'pending' AND id NOT IN ({','.join('?' * len(keep))}){where}",
+                    params,
                 )
             else:
                 marks = ",".join("?" * len(row_ids))

@@ -19,6 +19,7 @@ DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, VOICE, RESUME, RECONNECT, REQUEST_MEMBE
     0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11
 )
 HEARTBEAT_INTERVAL_MS = 41250
+INVALID_SHARD = 4010  # Discord's close code for a shard id beyond the shard count
 
 
 class GatewaySession:
@@ -41,9 +42,9 @@ class GatewaySession:
         return self.ws is not None and not self.ws.closed
 
     def handles_guild(self, guild_id: str | None) -> bool:
-        """Return whether events for `guild_id` go to this session's shard."""
+        """Return whether events for `guild_id` go to this session's shard (events without a guild go to shard 0)."""
         shard_id, count = self.shard
-        return guild_id is None or (int(guild_id) >> 22) % count == shard_id
+        return (int(guild_id or 0) >> 22) % count == shard_id
 
     async def send(self, op: int, data, event: str | None = None) -> None:
         """Send one gateway frame as a JSON text frame."""
@@ -121,6 +122,19 @@ class Gateway:
 
         return await self.emu.wait_for(first(), timeout, "a bot to connect to the gateway")
 
+    async def wait_for_shards(self, shard_ids: set[int], timeout: float) -> list[GatewaySession]:
+        """Wait until ready sessions cover every one of shard_ids; return them."""
+        def covering() -> list[GatewaySession]:
+            return [s for s in self.active if s.shard[0] in shard_ids]
+
+        async def all_there() -> list[GatewaySession]:
+            while {s.shard[0] for s in covering()} != shard_ids:
+                self._changed.clear()
+                await self._changed.wait()
+            return covering()
+
+        return await self.emu.wait_for(all_there(), timeout, f"shards {sorted(shard_ids)} to connect to the gateway")
+
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """Run one websocket connection until it closes."""
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
@@ -157,9 +171,13 @@ class Gateway:
             await self._send_members(session, data)
         return None
 
-    async def _identify(self, ws: web.WebSocketResponse, data: dict) -> GatewaySession:
+    async def _identify(self, ws: web.WebSocketResponse, data: dict) -> GatewaySession | None:
         """Start a new session: READY, then one GUILD_CREATE per guild."""
         self.identify_payloads.append(data)
+        shard = data.get("shard") or [0, 1]
+        if not 0 <= shard[0] < shard[1]:
+            await ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
+            return None
         session = GatewaySession(uuid.uuid4().hex)
         session.ws = ws
         session.identify = data
@@ -229,13 +247,17 @@ class Gateway:
 
     async def dispatch(self, event: str, data: dict, guild_id: str | None = None) -> int:
         """Send an event to every ready session whose shard handles `guild_id`; return how many got it."""
+        return len(await self.deliver(event, data, guild_id))
+
+    async def deliver(self, event: str, data: dict, guild_id: str | None = None) -> list[GatewaySession]:
+        """Send an event to the sessions of `guild_id`'s shard (DMs: shard 0), keeping it for dropped ones."""
         targets = [s for s in self.active if s.handles_guild(guild_id)]
         for session in targets:
             await session.dispatch(event, data)
         waiting = [s for s in self.waiting if s.handles_guild(guild_id)]
         for session in waiting:
             session.backlog.append((event, data))
-        return len(targets) + len(waiting)
+        return targets + waiting
 
     async def round_trip(self, timeout: float) -> None:
         """Do a heartbeat round trip with every ready session."""

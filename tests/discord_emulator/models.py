@@ -46,6 +46,19 @@ class SnowflakeFactory:
         self._last = max(self._last + 1, now | (next(self._counter) & 0xFFF))
         return str(self._last)
 
+    def on_shard(self, shard_id: int, shard_count: int) -> str:
+        """Return a new id of a guild that Discord routes to shard_id: (id >> 22) % shard_count == shard_id."""
+        value = int(self())
+        stamp = value >> 22
+        stamp += (shard_id - stamp) % shard_count
+        self._last = max(self._last, (stamp << 22) | (value & 0x3FFFFF))
+        return str(self._last)
+
+
+def shard_of(guild_id: str | int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to."""
+    return (int(guild_id) >> 22) % shard_count
+
 
 def iso_now() -> str:
     """Return the current UTC time as Discord formats timestamps."""

@@ -79,6 +79,7 @@ class InteractionRecord:
     deleted_message_ids: list[str] = field(default_factory=list)
     callback_attempts: list[RestCall] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
+    shards: list[tuple[int, int]] = field(default_factory=list)  # the (shard, count) of each session that received it
     _responded: asyncio.Event = field(default_factory=asyncio.Event)
     _final: asyncio.Event = field(default_factory=asyncio.Event)
 

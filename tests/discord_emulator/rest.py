@@ -148,7 +148,8 @@ class RestApi:
     async def get_gateway(self, request: web.Request) -> web.Response:
         """Return the gateway URL (only AutoShardedClient asks)."""
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return reply(request, {"url": self.emu.gateway_url, "shards": 1, "session_start_limit": limit})
+        return reply(request, {"url": self.emu.gateway_url, "shards": self.emu.shard_count,
+                               "session_start_limit": limit})
 
     # Application commands.
     async def get_commands(self, request: web.Request) -> web.Response:

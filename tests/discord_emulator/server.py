@@ -22,6 +22,7 @@ from .models import (
     EmuUser,
     SnowflakeFactory,
     as_permissions,
+    shard_of,
 )
 from .payloads import (
     CommandNotPermitted,
@@ -59,9 +60,11 @@ class EmulatorFailure(AssertionError):
 class DiscordEmulator(CommunityMixin):
     """Emulate the parts of Discord a slash-command bot uses, on 127.0.0.1 and a free port."""
 
-    def __init__(self, *, ack_deadline: float = 3.0, bot_name: str = "Article Bot", default_guild: bool = True) -> None:
+    def __init__(self, *, ack_deadline: float = 3.0, bot_name: str = "Article Bot", default_guild: bool = True,
+                 shard_count: int = 1) -> None:
         """Create the bot user and application and, unless told not to, a default guild."""
         self.ids = SnowflakeFactory()
+        self.shard_count = shard_count  # what GET /gateway/bot recommends; IDENTIFY with a shard beyond it: 4010
         self.ack_deadline = ack_deadline
         self.token_lifetime = 15 * 60.0  # seconds an interaction token works for webhooks
         self.application_id = self.ids()
@@ -181,10 +184,12 @@ class DiscordEmulator(CommunityMixin):
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, *, channels: Iterable[str] = ("general",), owner: str = "guild-owner") -> EmuGuild:
-        """Create a guild with channels, an owner member and the bot as a member (add before connecting)."""
+    def add_guild(self, name: str, *, channels: Iterable[str] = ("general",), owner: str = "guild-owner",
+                  shard: int | None = None) -> EmuGuild:
+        """Create a guild with channels, an owner and the bot as members (before connecting); shard= routes it there."""
         owner_user = self.add_user(owner)
-        guild = EmuGuild(self.ids, self.ids(), name, owner_user)
+        guild_id = self.ids() if shard is None else self.ids.on_shard(shard, self.shard_count)
+        guild = EmuGuild(self.ids, guild_id, name, owner_user)
         self.guilds[guild.id] = guild
         for channel in channels:
             guild.add_channel(channel)
@@ -423,7 +428,7 @@ class DiscordEmulator(CommunityMixin):
             guild_id=guild.id, channel_id=channel.id, user_id=member.id, source_message_id=source_message_id,
         )
         self.interactions[interaction_id] = rec
-        await self.gateway.dispatch("INTERACTION_CREATE", payload, guild.id)
+        rec.shards = [s.shard for s in await self.gateway.deliver("INTERACTION_CREATE", payload, guild.id)]
         return rec
 
     async def dispatch(self, event: str, data: dict, guild_id: str | None = None) -> int:
@@ -434,6 +439,14 @@ class DiscordEmulator(CommunityMixin):
     async def wait_for_client(self, timeout: float = 10.0) -> None:
         """Wait until a bot has identified and received its guilds (for a bot run as a subprocess)."""
         await self.gateway.wait_for_session(timeout)
+
+    async def wait_for_shards(self, shard_ids: Iterable[int], timeout: float = 10.0) -> None:
+        """Wait until sessions for all these shards have identified and received their guilds."""
+        await self.gateway.wait_for_shards(set(shard_ids), timeout)
+
+    def shard_of(self, guild: GuildRef = None) -> int:
+        """The shard this guild's events go to: (guild_id >> 22) % shard_count."""
+        return shard_of(self.find_guild(guild).id, self.shard_count)
 
     async def sync_client(self, timeout: float = 5.0) -> None:
         """Let the bot finish processing earlier responses: two heartbeat round trips over the gateway."""
