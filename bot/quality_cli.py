@@ -11,7 +11,7 @@ from pathlib import Path
 
 from knowledge.embeddings import BASE_MODEL
 from knowledge.engine import open_ranker
-from knowledge.labelled import LabelledSetError, LabelledItem, load_items, parse_item, shipped_items
+from knowledge.labelled import LabelledSetError, LabelledItem, items_hash, load_items, parse_item, shipped_items
 
 SHIPPED_LABEL = "the shipped questions (knowledge/data: dev + train)"
 DEFAULT_LOG = Path("data/interactions.db")
@@ -271,9 +271,9 @@ def save(ranker, weights, output: Path) -> None:
 
     try:
         if weights is not None:
+            shipped = shipped_items()  # what the model learns from (judgements teach the ranker and the memory)
             path = save_adaptation(weights, output.with_name(ADAPTATION_FILE),
-                                   {"hash": ranker.training["hash"], "items": ranker.training["items"],
-                                    "date": ranker.training["date"]})
+                                   {"tuned_on": items_hash(shipped), "items": len(shipped)})
             ranker = ranker.with_training(model=f"{DEFAULT_MODEL}@{file_id(path)}")
         ranker.save(output)
     except OSError as exc:

@@ -56,7 +56,7 @@ def test_train_writes_a_model_and_a_ranker_the_engine_loads(tmp_path, engine_cac
     ranker = load_ranker(output)
     assert ranker.training["items"] == len(shipped_items()) and ranker.training["folds"] == 2
     weights = output.with_name(ADAPTATION_FILE)
-    assert weights.exists() and adaptation_meta(weights)["hash"] == ranker.training["hash"]
+    assert weights.exists() and adaptation_meta(weights)["tuned_on"] == ranker.training["hash"]
     engine = Engine.open(cache_path=tmp_path / "index.db", ranker_path=output)
     assert engine.embedder.model_name == f"{DEFAULT_MODEL}@{file_id(weights)}"
     assert ranker.training["model"].startswith(DEFAULT_MODEL)
