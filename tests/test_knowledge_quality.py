@@ -17,6 +17,7 @@ def cross_validated(engine):
     return run_pairs(cross_fit(engine, shipped_items(), k=5).pairs)
 
 
+@pytest.mark.timeout(3600)  # the fixture fine-tunes five models
 def test_cross_validated_quality_floor(cross_validated):
     result = metrics(cross_validated)
     # Floors a little under the figures in BENCHMARKS.md, so noise passes and a real regression does not.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from knowledge import Engine
 from knowledge.adaptation import adaptation_meta
 from knowledge.embeddings import ADAPTATION_FILE, BASE_MODEL, DEFAULT_MODEL, file_id
@@ -12,8 +14,9 @@ from knowledge.ranker import load_ranker
 from tests.test_cli import run_module
 
 
+@pytest.mark.timeout(2400)  # two fine-tunings
 def test_eval_cross_validates_the_shipped_questions_without_shared(tmp_path, engine_cache):
-    done = run_module("eval", "--folds", "2", "--curve", env={"INDEX_PATH": str(engine_cache)}, timeout=1200)
+    done = run_module("eval", "--folds", "2", "--curve", env={"INDEX_PATH": str(engine_cache)}, timeout=2300)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "the fine-tuned model, every weight" in out and "fold 2 of 2 fine-tuned" in done.stderr
@@ -46,10 +49,11 @@ def test_eval_of_a_missing_or_broken_file_is_one_sentence(tmp_path, engine_cache
     assert done.returncode == 2 and "line 1, is not valid JSON" in done.stderr
 
 
+@pytest.mark.timeout(2400)  # three fine-tunings
 def test_train_writes_a_model_and_a_ranker_the_engine_loads(tmp_path, engine_cache):
     output = tmp_path / "ranker.json"
     done = run_module("train", "--folds", "2", "--output", str(output), env={"INDEX_PATH": str(engine_cache)},
-                      timeout=1200)
+                      timeout=2300)
     assert done.returncode == 0, done.stderr
     assert "shipped sets, shipped data" in done.stdout and f"Saved the ranker to {output}" in done.stdout
     assert "fine-tuned model beside it" in done.stdout
@@ -63,6 +67,7 @@ def test_train_writes_a_model_and_a_ranker_the_engine_loads(tmp_path, engine_cac
     assert not engine.ask("Which currencies do Russia and China use for trade?").abstained
 
 
+@pytest.mark.timeout(1200)
 def test_train_for_the_plain_packaged_model_refits_only_the_ranker(tmp_path, engine_cache):
     output = tmp_path / "ranker.json"
     done = run_module("train", "--folds", "2", "--output", str(output), "--model", BASE_MODEL,
@@ -76,6 +81,7 @@ def test_train_with_a_missing_log_is_one_sentence(tmp_path, engine_cache):
     assert done.returncode == 2 and "There is no interaction log at" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.timeout(1200)
 def test_eval_with_a_fixed_model_says_its_figures_are_optimistic(tmp_path, engine_cache):
     done = run_module("eval", "--folds", "2", "--fixed-model", env={"INDEX_PATH": str(engine_cache)}, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from bot.__main__ import main
 from bot.judgements import judged_items
 from knowledge.text import contains
@@ -37,6 +39,7 @@ def quote_texts(message: dict) -> list[str]:
     return [block.replace("\n> ", " ").removeprefix("> ") for block in description.split("\n\n")]
 
 
+@pytest.mark.timeout(2400)  # training fine-tunes four models
 async def test_judged_answers_retrain_the_ranker_and_the_bot_swaps_to_it(
         emulator, make_bot, engine, engine_cache, tmp_path, bot_errors) -> None:
     index = tmp_path / "index.db"
