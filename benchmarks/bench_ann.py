@@ -43,18 +43,27 @@ def real_vectors() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(engine.index.passage_vectors, dtype=np.float32), engine.embed(questions)
 
 
-def structured_vectors(topics: np.ndarray, passages: int, per_passage: int = 5, seed: int = 0):
-    """Sentence, window and passage unit vectors: each passage near a real topic, each sentence near its passage."""
+def structured_vectors(topics: np.ndarray, passages: int, per_passage: int = 5, seed: int = 0,
+                       per_article: int = 20, flat: bool = False):
+    """Sentence, window and passage unit vectors shaped like real ones: each synthetic article about its own
+    subject near a real topic, its passages near that subject, their sentences near the passage (`flat`: every
+    passage straight around one of the real topics, a harder cloud of near-ties)."""
     rng = np.random.default_rng(seed)
     dims = topics.shape[1]
 
     def unit(m: np.ndarray) -> np.ndarray:
         return (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
 
-    centre = unit(topics[rng.integers(0, len(topics), passages)] + rng.standard_normal((passages, dims),
-                                                                                        dtype=np.float32) * 0.06)
-    sentence = unit(np.repeat(centre, per_passage, axis=0)
-                    + rng.standard_normal((passages * per_passage, dims), dtype=np.float32) * 0.045)
+    def noise(rows: int, scale: float) -> np.ndarray:
+        return rng.standard_normal((rows, dims), dtype=np.float32) * scale
+
+    if flat:
+        centre = unit(topics[rng.integers(0, len(topics), passages)] + noise(passages, 0.06))
+    else:
+        articles = -(-passages // per_article)
+        subject = unit(topics[rng.integers(0, len(topics), articles)] + noise(articles, 0.06))
+        centre = unit(np.repeat(subject, per_article, axis=0)[:passages] + noise(passages, 0.04))
+    sentence = unit(np.repeat(centre, per_passage, axis=0) + noise(passages * per_passage, 0.045))
     padded = sentence.reshape(passages, per_passage, dims)
     window = padded.copy()
     window[:, 1:] += padded[:, :-1]
@@ -62,6 +71,14 @@ def structured_vectors(topics: np.ndarray, passages: int, per_passage: int = 5, 
     window = unit(window.reshape(-1, dims))
     passage = unit(padded.sum(axis=1))
     return sentence, window, passage
+
+
+def answerable_queries(sentence: np.ndarray, count: int, seed: int = 1) -> np.ndarray:
+    """Unit vectors each near one random sentence (cosine about 0.7): questions whose answer is in the corpus."""
+    rng = np.random.default_rng(seed)
+    picked = sentence[rng.integers(0, len(sentence), count)]
+    noisy = picked + rng.standard_normal(picked.shape, dtype=np.float32) * (1.0 / np.sqrt(picked.shape[1]))
+    return (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
 
 
 class Exact:
@@ -77,15 +94,22 @@ class Exact:
 
 
 class USearch:
-    """usearch HNSW, inner product."""
+    """usearch HNSW, inner product (`i8s`: int8, rows and query scaled to fill [-1, 1]; `…cos`: a cosine graph)."""
 
     def __init__(self, data: np.ndarray, dtype: str, ef: int = 64):
         from usearch.index import Index
 
-        self.index = Index(ndim=data.shape[1], metric="ip", dtype=dtype, connectivity=16, expansion_add=ef)
-        self.index.add(np.arange(len(data), dtype=np.uint64), data, threads=os.cpu_count() or 1)
+        self.metric = "cos" if dtype.endswith("cos") else "ip"
+        dtype = dtype.removesuffix("cos")
+        self.scaled = dtype == "i8s"
+        self.scale = 1.0 / float(np.abs(data).max()) if self.scaled else 1.0
+        self.index = Index(ndim=data.shape[1], metric=self.metric, dtype=dtype.rstrip("s"), connectivity=16,
+                           expansion_add=ef)
+        self.index.add(np.arange(len(data), dtype=np.uint64), data * self.scale, threads=os.cpu_count() or 1)
 
     def search(self, vector: np.ndarray, k: int) -> np.ndarray:
+        if self.scaled:  # inner-product order is the same for any positive multiple of the query
+            vector = vector / float(np.abs(vector).max())
         return np.asarray(self.index.search(vector, k, threads=1).keys, dtype=np.int64)
 
     def depth(self, ef: int) -> None:
@@ -173,17 +197,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--libraries", default="exact-f32,sqlite-vec,usearch-i8,usearch-f16,faiss-hnsw-sq8,faiss-ivf-sq8")
+    parser.add_argument("--queries", choices=("answerable", "real"), default="answerable",
+                        help="answerable: near a random synthetic sentence (cos ≈ 0.7), as a question whose answer "
+                             "is in the corpus; real: the labelled questions, which nothing synthetic answers")
+    parser.add_argument("--flat", action="store_true", help="passages straight around the real topics (harder)")
     parser.add_argument("--depths", default="64,128,256,512", help="search depths tried (ef; IVF: 8 × nprobe)")
     args = parser.parse_args()
     topics, queries = real_vectors()
-    sentence, window, passage = structured_vectors(topics, args.passages)
+    sentence, window, passage = structured_vectors(topics, args.passages, flat=args.flat)
+    if args.queries == "answerable":
+        queries = answerable_queries(sentence, len(queries))
     fused = (0.5 * sentence + window + 0.6 * np.repeat(passage, 5, axis=0)).astype(np.float32)
     del sentence, window, passage
     gc.collect()
     truth = [set(np.argsort(-(fused @ q))[:10].tolist()) for q in queries]
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), load {os.getloadavg()[0]:.1f}; "
           f"{time.strftime('%Y-%m-%d')}; {args.passages:,} passages = {len(fused):,} fused vectors; "
-          f"{len(queries)} queries\n")
+          f"{len(queries)} {args.queries} queries; vectors {'flat around the real topics' if args.flat else 'article → passage → sentence'}\n")
     print("| library | build | query p50 | query p95 | added RSS | recall@10 (top 100 re-ranked) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name in args.libraries.split(","):

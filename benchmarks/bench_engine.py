@@ -207,7 +207,7 @@ def bench_scale(sizes: list[int]) -> str:
             search(index, q, v, ranker, memory)
             latencies.append((time.perf_counter() - t) * 1000)
         recall = dense_recall(index, labelled)
-        mode = "exact, float32" if index.ann is None else "ANN (usearch HNSW, int8) + float16 vectors"
+        mode = "exact, float32" if index.ann is None else "ANN (faiss IVF, 8-bit) + float16 vectors"
         rows.append([f"{size:,}", f"{size * 5:,}", mode, f"{built:.1f} s", f"{pct(latencies, 50):.1f} ms",
                      f"{pct(latencies, 95):.1f} ms", f"{after - before:.0f} MB", f"{recall:.3f}"])
         del index

@@ -13,6 +13,7 @@ import numpy as np
 
 from knowledge.ann import ANN_MIN_SENTENCES, DenseANN, fused_vectors
 from knowledge.articles import load_articles
+from knowledge.heap import trim
 from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
 from knowledge.lexical import LexicalIndex, stem
 from knowledge.models import Article, Passage, Sentence
@@ -259,7 +260,7 @@ def assemble_index(
     window_texts = [span_text(by_id, sentences, lo, hi) for lo, hi in bounds]
     flags = [text_flags(t) for t in window_texts]
     article_row = {a.id: n for n, a in enumerate(articles)}
-    return Index(
+    index = Index(
         articles=articles, sentences=sentences, passages=passages, sentence_passage=sentence_passage,
         window_bounds=bounds, sentence_vectors=sentence_vectors, window_vectors=window_vectors,
         passage_vectors=passage_vectors, lexical=LexicalIndex(window_texts),
@@ -275,3 +276,7 @@ def assemble_index(
                        for a in articles],
         ann=ann,
     )
+    if ann is not None:  # the build's temporary texts and tokens leave the C heap fragmented: give it back
+        del window_texts, flags
+        trim()
+    return index

@@ -62,7 +62,7 @@ def test_exact_below_the_threshold_and_approximate_above() -> None:
     assert signals.known[3] and (signals.sentence_sim[~signals.known] == -1).all()
 
 
-def test_the_graph_finds_the_exact_dense_top_10() -> None:
+def test_the_approximate_search_finds_the_exact_dense_top_10() -> None:
     sentence, window, passage = clustered(20_000), clustered(20_000, seed=1), clustered(20_000, seed=2)
     fused = fused_vectors(sentence, window, passage)
     ann = DenseANN(fused)
@@ -74,7 +74,7 @@ def test_the_graph_finds_the_exact_dense_top_10() -> None:
     assert hits / (10 * len(queries)) >= 0.95
 
 
-def test_candidate_rows_outside_the_graphs_answer_are_scored_exactly() -> None:
+def test_candidate_rows_the_approximate_search_missed_are_scored_exactly() -> None:
     index = tiny_index(200, threshold=100)
     vector = clustered(1, seed=9)[0]
     answer_rows = search(index, "gas pipeline yuan", vector, _ranker(), _memory(), rank_only=True)
@@ -99,7 +99,7 @@ def _memory():
 
 
 @pytest.mark.usefixtures("engine")
-def test_the_articles_stay_exact_and_the_forced_graph_agrees(engine) -> None:
+def test_the_articles_stay_exact_and_forced_approximate_search_agrees(engine) -> None:
     index = engine.index
     assert index.ann is None and index.sentence_vectors.dtype == np.float32  # a few hundred sentences: exact
     forced = assemble_index(index.articles, index.sentences, index.passages, index.sentence_passage,
