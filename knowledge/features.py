@@ -84,6 +84,13 @@ def query_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
     base = 0.5 * sentence_sim + window_sim + 0.6 * passage_sim
     if best_sentence_bm25 > 0:
         base = base + 0.2 * sentence_bm25 / best_sentence_bm25
+    known, covered, unknown = vocabulary_shares(index, text, window_bm25)
+    return QuerySignals(sentence_sim, window_sim, passage_sim, sentence_bm25, window_bm25, base,
+                        known, covered, unknown, index.article_vectors @ vector)
+
+
+def vocabulary_shares(index: Index, text: str, window_bm25: np.ndarray) -> tuple[float, float, float]:
+    """Known share (IDF-weighted), coverage by the best BM25 window, and unknown share of a query's words."""
     weights = term_weights(index, text)
     total = sum(weights.values()) or 1.0
     known = sum(w for t, w in weights.items() if index.lexical.knows(t)) / total if weights else 0.0
@@ -91,19 +98,20 @@ def query_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
     if weights and window_bm25.size:
         covered = overlap(weights, index.window_stems(int(np.argmax(window_bm25))))
     unknown = sum(1 for t in weights if not index.lexical.knows(t)) / len(weights) if weights else 0.0
-    return QuerySignals(sentence_sim, window_sim, passage_sim, sentence_bm25, window_bm25, base,
-                        known, covered, unknown, index.article_vectors @ vector)
+    return known, covered, unknown
 
 
 LEXICAL_FETCH = 50  # approximate search: the best rows by each BM25 join the graph's rows
 
 
-def top_rows(values: np.ndarray, count: int) -> np.ndarray:
-    """Rows of the `count` largest values, best first (ties in any order; linear time)."""
-    if values.size <= count:
-        return np.argsort(-values, kind="stable")
-    top = np.argpartition(-values, count)[:count]
-    return top[np.argsort(-values[top], kind="stable")]
+def top_rows(values: np.ndarray, count: int, among: np.ndarray | None = None) -> np.ndarray:
+    """Rows of the `count` largest values (only rows `among`, when given), best first (ties in any order)."""
+    rows = np.arange(values.size) if among is None else np.asarray(among, dtype=np.int64)
+    picked = values[rows]
+    if picked.size > count:
+        keep = np.argpartition(-picked, count)[:count]
+        rows, picked = rows[keep], picked[keep]
+    return rows[np.argsort(-picked, kind="stable")]
 
 
 def approximate_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
@@ -115,15 +123,9 @@ def approximate_signals(index: Index, vector: np.ndarray, text: str) -> QuerySig
     sims = [np.full(size, -1.0, dtype=np.float32) for _ in range(3)]
     signals = QuerySignals(*sims, sentence_bm25, window_bm25, np.full(size, -np.inf, dtype=np.float32), 0.0, 0.0,
                            0.0, index.article_vectors @ vector, vector, np.zeros(size, dtype=bool))
-    lexical = [r for scores in (sentence_bm25, window_bm25) for r in top_rows(scores, LEXICAL_FETCH) if scores[r] > 0]
-    complete(index, signals, np.concatenate([index.ann.search(vector), np.asarray(lexical, dtype=np.int64)]))
-    weights = term_weights(index, text)
-    total = sum(weights.values()) or 1.0
-    known = sum(w for t, w in weights.items() if index.lexical.knows(t)) / total if weights else 0.0
-    covered = 0.0
-    if weights and window_bm25.size:
-        covered = overlap(weights, index.window_stems(int(np.argmax(window_bm25))))
-    unknown = sum(1 for t in weights if not index.lexical.knows(t)) / len(weights) if weights else 0.0
+    lexical = [top_rows(scores, LEXICAL_FETCH, np.flatnonzero(scores > 0)) for scores in (sentence_bm25, window_bm25)]
+    complete(index, signals, np.concatenate([index.ann.search(vector), *lexical]))
+    known, covered, unknown = vocabulary_shares(index, text, window_bm25)
     return dataclasses.replace(signals, known_share=known, covered_share=covered, unknown_share=unknown)
 
 
@@ -167,10 +169,11 @@ def with_context(signals: QuerySignals, context: QuerySignals | None) -> QuerySi
     )
 
 
-def _rel(values: np.ndarray) -> np.ndarray:
-    """Values divided by their maximum (zeros when nothing scores)."""
+def _rel(values: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Values (at `rows`, when given) divided by their maximum (zeros when nothing scores)."""
     top = float(values.max()) if values.size else 0.0
-    return values / top if top > 0 else np.zeros_like(values)
+    picked = values if rows is None else values[rows]
+    return picked / top if top > 0 else np.zeros_like(picked)
 
 
 def wants_number(question: str) -> bool:
@@ -225,7 +228,7 @@ def candidate_matrix(
         s, w, p, neighbour,
         w - float(signals.window_sim.max()), s - float(signals.sentence_sim.max()),
         p - float(signals.passage_sim.max()),
-        _rel(signals.sentence_bm25)[rows], _rel(signals.window_bm25)[rows],
+        _rel(signals.sentence_bm25, rows), _rel(signals.window_bm25, rows),
         np.minimum(signals.window_bm25[rows] / 10.0, 1.0),
         window_overlap, sentence_overlap,
         np.full(n, float(context is not None)), cw, cs, cgap, in_shown, next_to,

@@ -149,7 +149,7 @@ def shown_passages(index: Index, previous: Sequence[Turn | str]) -> frozenset[in
 
 def candidate_rows(index: Index, base: np.ndarray, extra: np.ndarray, count: int) -> np.ndarray:
     """The best `count` rows by the hand-set fusion, plus `extra`, with their windows' neighbours."""
-    top = np.argsort(-base)[:count] if index.ann is None else top_rows(base, count)
+    top = np.argsort(-base)[:count] if index.ann is None else top_rows(base, count, np.flatnonzero(base > -np.inf))
     rows = set(int(r) for r in top) | set(int(r) for r in extra)
     for r in list(rows):
         lo, hi = index.window_bounds[r]
@@ -183,7 +183,8 @@ def gather(
     vectors = [question_vector] + ([context_vector] if context is not None else [])
     memory_window, memory_sentence, memory_in, memory_out = memory.scores(vectors, len(index.sentences))
     base = signals.base if context is None else np.maximum(signals.base, context.base)
-    extra = [np.argsort(-memory_window)[:8] if index.ann is None else top_rows(memory_window, 8)]
+    extra = [np.argsort(-memory_window)[:8] if index.ann is None else
+             top_rows(memory_window, 8, np.flatnonzero(memory_window))]  # a large index: remembered rows only
     same = recalled(memory, vectors[:1], RECALL_SIMILARITY) if context is None else None
     if same is not None and same.in_scope:
         extra.append(memory.window_rows[memory.items.index(same)])
