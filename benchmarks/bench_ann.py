@@ -6,6 +6,7 @@ see `structured_vectors`); the queries are the labelled questions' real embeddin
 sentence's fused dense vector 0.5·sentence + window + 0.6·passage (inner product = the dense part of the fixed
 fusion that picks candidates), as the engine does above its threshold. Recall@10: the exact top 10 found among the
 ANN's top 100 re-ranked exactly. Prints a Markdown table (build time, query p50/p95, added RSS, recall@10).
+faiss-cpu is a dependency; usearch and sqlite-vec are only compared (`pip install usearch sqlite-vec` first).
 """
 
 from __future__ import annotations
