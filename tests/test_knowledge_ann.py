@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from knowledge.ann import ANN_FETCH, DenseANN, fused_vectors
 from knowledge.features import query_signals
 from knowledge.index import BuildReport, assemble_index
 from knowledge.models import Article, Passage, Sentence
-from knowledge.search import search
+from knowledge.search import rank, search
 
 
 def unit(matrix: np.ndarray) -> np.ndarray:
@@ -77,28 +76,26 @@ def test_the_approximate_search_finds_the_exact_dense_top_10() -> None:
 def test_candidate_rows_the_approximate_search_missed_are_scored_exactly() -> None:
     index = tiny_index(200, threshold=100)
     vector = clustered(1, seed=9)[0]
-    answer_rows = search(index, "gas pipeline yuan", vector, _ranker(), _memory(), rank_only=True)
-    assert answer_rows.quotes
-    from knowledge.search import rank
-
+    assert search(index, "gas pipeline yuan", vector, _ranker(), _memory(), rank_only=True).quotes
     ranking = rank(index, "gas pipeline yuan", vector, _ranker(), _memory())
     sims = index.sentence_vectors[ranking.rows].astype(np.float32) @ vector
     assert np.allclose(ranking.features[:, 0], sims, atol=1e-6)  # sentence_sim of every candidate is exact
 
 
 def _ranker():
+    """The shipped ranker."""
     from knowledge.ranker import load_ranker
 
     return load_ranker()
 
 
 def _memory():
+    """A memory that knows nothing (32 dimensions, as the tiny index)."""
     from knowledge.memory import Memory
 
     return Memory.empty(32)
 
 
-@pytest.mark.usefixtures("engine")
 def test_the_articles_stay_exact_and_forced_approximate_search_agrees(engine) -> None:
     index = engine.index
     assert index.ann is None and index.sentence_vectors.dtype == np.float32  # a few hundred sentences: exact
