@@ -7,6 +7,7 @@ Prints Markdown tables (paste them into BENCHMARKS.md with the machine and date)
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -23,8 +24,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+DEV = ROOT / "knowledge" / "data" / "dev.jsonl"
 FALLBACK_QUESTIONS = [
     "who is Kurt Campbell?", "what currencies do russia and china use for their trade",
     "why does putin need both trump AND xi at the same time", "what does russia mostly sell to china?",
@@ -110,12 +112,12 @@ def bench_real(rounds: int) -> str:
     return table("Real articles, real model", ["measure", "value", "note"], rows)
 
 
-def synthetic_index(passages: int, per_passage: int, dims: int, vocabulary: list[str]):
-    """An Index of random sentences and unit vectors, shaped like the real one."""
-    from knowledge.index import BuildReport
+def synthetic_index(passages: int, per_passage: int, topics: np.ndarray, vocabulary: list[str]):
+    """An Index of random sentences with vectors shaped like real ones (see bench_ann.structured_vectors)."""
+    from bench_ann import structured_vectors
+    from knowledge.index import BuildReport, assemble_index
     from knowledge.models import Article, Passage, Sentence
 
-    rng = np.random.default_rng(0)
     pick = random.Random(0)
     n = passages * per_passage
     texts = [" ".join(pick.choices(vocabulary, k=22)) + "." for _ in range(n)]
@@ -138,14 +140,9 @@ def synthetic_index(passages: int, per_passage: int, dims: int, vocabulary: list
             start, end = sentences[first].start, sentences[-1].end
             passage_rows.append(Passage(f"{article.id}#{p}", article.id, p, start, end, body[start:end],
                                         tuple(range(first, len(sentences)))))
-
-    def unit(rows: int) -> np.ndarray:
-        matrix = rng.standard_normal((rows, dims), dtype=np.float32)
-        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-
-    from knowledge.index import assemble_index
-
-    return assemble_index(articles, sentences, passage_rows, np.asarray(sp), unit(n), unit(n), unit(passages),
+    del texts
+    sentence, window, passage = structured_vectors(topics, passages, per_passage)
+    return assemble_index(articles, sentences, passage_rows, np.asarray(sp), sentence, window, passage,
                           "synthetic", BuildReport())
 
 
@@ -155,9 +152,25 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def dense_recall(index, vectors: np.ndarray) -> float:
+    """Recall@10 of the dense part: the ANN's rows re-ranked exactly, against exact search over every row."""
+    from knowledge.ann import ANN_FETCH, fused_vectors
+
+    if index.ann is None:
+        return 1.0
+    fused = fused_vectors(index.sentence_vectors, index.window_vectors, index.passage_vectors[index.sentence_passage])
+    hits = 0
+    for v in vectors:
+        truth = set(np.argpartition(-(fused @ v), 10)[:10].tolist())
+        found = index.ann.search(v, ANN_FETCH)
+        exact = fused[found] @ v
+        hits += len(truth & set(found[np.argsort(-exact)[:10]].tolist()))
+    return hits / (10 * len(vectors))
+
+
 def bench_scale(sizes: list[int]) -> str:
-    """Query cost as the corpus grows (random vectors, real query embedding, real BM25, features and ranker)."""
-    from knowledge.embeddings import Embedder
+    """Query cost as the corpus grows (structured vectors, real query embedding, real BM25, features and ranker)."""
+    from bench_ann import real_vectors
     from knowledge.articles import load_articles
     from knowledge.memory import Memory
     from knowledge.ranker import load_ranker
@@ -165,15 +178,23 @@ def bench_scale(sizes: list[int]) -> str:
     from knowledge.text import content_words
 
     vocabulary = sorted({w for a in load_articles()[0] for w in content_words(a.body)})
-    embedder = Embedder()
-    qs = [item["question"] for item in questions()[:30]]
-    vectors = embedder.encode(qs)
+    topics, labelled = real_vectors()
+    qs = [item["question"] for item in questions()]
+    from knowledge.embeddings import Embedder
+
+    vectors = Embedder().encode_queries(qs)
     ranker, memory = load_ranker(), Memory.empty(vectors.shape[1])
     rows = []
     for size in sizes:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+        needed = size * 0.045  # MB: peak while building, about 45 KB a passage (measured at 100k)
+        if needed > available * 0.8:
+            rows.append([f"{size:,}", f"{size * 5:,}", f"skipped: the build needs ~{needed / 1024:.0f} GB, "
+                         f"{available / 1024:.0f} GB free", "", "", "", "", ""])
+            continue
         before = rss_mb()
         started = time.perf_counter()
-        index = synthetic_index(size, 5, vectors.shape[1], vocabulary)
+        index = synthetic_index(size, 5, topics, vocabulary)
         built = time.perf_counter() - started
         after = rss_mb()
         latencies = []
@@ -181,11 +202,22 @@ def bench_scale(sizes: list[int]) -> str:
             t = time.perf_counter()
             search(index, q, v, ranker, memory)
             latencies.append((time.perf_counter() - t) * 1000)
-        rows.append([f"{size:,}", f"{size * 5:,}", f"{built:.1f} s", f"{pct(latencies, 50):.1f} ms",
-                     f"{pct(latencies, 95):.1f} ms", f"{after - before:.0f} MB"])
+        for q, v in zip(qs, vectors):  # a second round: p95 over twice as many questions
+            t = time.perf_counter()
+            search(index, q, v, ranker, memory)
+            latencies.append((time.perf_counter() - t) * 1000)
+        from bench_ann import answerable_queries
+
+        recall = dense_recall(index, answerable_queries(index.sentence_vectors, 100))
+        recall_real = dense_recall(index, labelled)
+        mode = "exact, float32" if index.ann is None else "ANN (faiss IVF, 8-bit) + float16 vectors"
+        rows.append([f"{size:,}", f"{size * 5:,}", mode, f"{built:.1f} s", f"{pct(latencies, 50):.1f} ms",
+                     f"{pct(latencies, 95):.1f} ms", f"{after - before:.0f} MB", f"{recall:.3f} / {recall_real:.3f}"])
         del index
+        gc.collect()
     return table("Scale run (synthetic corpus; search only, query embedding excluded)",
-                 ["passages", "sentences", "build (BM25 + arrays)", "search p50", "search p95", "added RAM"], rows)
+                 ["passages", "sentences", "search", "build (BM25 + arrays + graph)", "search p50", "search p95",
+                  "added RAM", "dense recall@10 (answerable / real questions)"], rows)
 
 
 def main() -> int:
@@ -193,12 +225,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one latency round and a small scale run")
     parser.add_argument("--scale", default=None, help="comma-separated passage counts")
+    parser.add_argument("--no-real", action="store_true", help="the scale run only")
     args = parser.parse_args()
-    sizes = [int(s) for s in (args.scale or ("1000,10000" if args.quick else "1000,10000,100000")).split(",")]
+    sizes = [int(s) for s in (args.scale or ("1000,10000" if args.quick else "1000,10000,100000,1000000")).split(",")]
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.platform()}; date {time.strftime('%Y-%m-%d')}\n")
-    print(bench_real(rounds=1 if args.quick else 3))
-    print()
+    if not args.no_real:
+        print(bench_real(rounds=1 if args.quick else 3))
+        print()
     print(bench_scale(sizes))
     print(f"\nPeak RSS of this benchmark process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0

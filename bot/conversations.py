@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.engine_holder import in_engine_thread
 from bot.formatting import abstain_embed, answer_embed, one_line
 from bot.log import Who
 from bot.log import threads as thread_log
@@ -66,7 +66,7 @@ async def answer_to(
         previous = await bot.log.call(lambda log: log.turns(parent_id), default=[]) if parent_id else []
         engine = bot.engine
         limit = bot.config(who.guild_id).quotes_per_answer
-        result = await asyncio.to_thread(engine.ask, question, previous=previous, limit=limit)
+        result = await in_engine_thread(engine.ask, question, previous=previous, limit=limit)
         abstained = result.abstained or not result.quotes
         kind = "followup" if parent_id else "ask"
         embed = (abstain_embed if abstained else answer_embed)(result, asked_by=asked_by, kind=kind)

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 _log = logging.getLogger(__name__)
+
+# Engine calls get threads of their own: in a burst they mostly wait for a shared encoder pass, so more of them
+# in flight means fuller passes (the default pool has min(32, cores + 4) threads, 6 here, shared with the log).
+ENGINE_THREADS = 64
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def engine_pool() -> ThreadPoolExecutor:
+    """The process's thread pool for engine calls (created on first use)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine")
+        return _POOL
+
+
+async def in_engine_thread(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking engine call on the engine pool and await its result."""
+    return await asyncio.get_running_loop().run_in_executor(engine_pool(), functools.partial(fn, *args, **kwargs))
 
 
 @dataclass(frozen=True)

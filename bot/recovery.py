@@ -16,6 +16,7 @@ import discord
 from discord.http import handle_message_parameters
 from discord.webhook.async_ import async_context
 
+from bot.engine_holder import in_engine_thread
 from bot.log import Who
 from bot.formatting import abstain_embed, answer_embed, nothing_more_text
 from bot.log.pending import PendingAnswer, PendingStore, pending_path, plan
@@ -232,7 +233,7 @@ async def answer_one(bot: QuoteBot, entry: PendingAnswer) -> int:
         return 0
     started = time.monotonic()
     limit = bot.config(entry.guild_id).quotes_per_answer
-    result = await asyncio.to_thread(bot.engine.ask, entry.question, previous=list(entry.previous),
+    result = await in_engine_thread(bot.engine.ask, entry.question, previous=list(entry.previous),
                                      exclude=list(entry.exclude), limit=limit)
     message = await edit_original(bot, entry, **answer_message(result, entry))
     await bot.pending.delivered(entry.interaction_id, int(message["id"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ class QuerySignals:
     covered_share: float
     unknown_share: float
     article_sim: np.ndarray  # per article
+    vector: np.ndarray | None = None  # approximate search only: the query vector, to complete rows later
+    known: np.ndarray | None = None  # approximate search only: rows whose similarities are computed (the rest: -1)
 
 
 def term_weights(index: Index, text: str) -> dict[str, float]:
@@ -69,7 +72,9 @@ def overlap(weights: dict[str, float], text_stems: set[str]) -> float:
 
 
 def query_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
-    """Score every sentence of the index for one query."""
+    """Score every sentence of the index for one query (a large index: only the rows worth scoring)."""
+    if index.ann is not None:
+        return approximate_signals(index, vector, text)
     sentence_sim = index.sentence_vectors @ vector
     window_sim = index.window_vectors @ vector
     passage_sim = (index.passage_vectors @ vector)[index.sentence_passage]
@@ -79,6 +84,13 @@ def query_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
     base = 0.5 * sentence_sim + window_sim + 0.6 * passage_sim
     if best_sentence_bm25 > 0:
         base = base + 0.2 * sentence_bm25 / best_sentence_bm25
+    known, covered, unknown = vocabulary_shares(index, text, window_bm25)
+    return QuerySignals(sentence_sim, window_sim, passage_sim, sentence_bm25, window_bm25, base,
+                        known, covered, unknown, index.article_vectors @ vector)
+
+
+def vocabulary_shares(index: Index, text: str, window_bm25: np.ndarray) -> tuple[float, float, float]:
+    """Known share (IDF-weighted), coverage by the best BM25 window, and unknown share of a query's words."""
     weights = term_weights(index, text)
     total = sum(weights.values()) or 1.0
     known = sum(w for t, w in weights.items() if index.lexical.knows(t)) / total if weights else 0.0
@@ -86,8 +98,59 @@ def query_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
     if weights and window_bm25.size:
         covered = overlap(weights, index.window_stems(int(np.argmax(window_bm25))))
     unknown = sum(1 for t in weights if not index.lexical.knows(t)) / len(weights) if weights else 0.0
-    return QuerySignals(sentence_sim, window_sim, passage_sim, sentence_bm25, window_bm25, base,
-                        known, covered, unknown, index.article_vectors @ vector)
+    return known, covered, unknown
+
+
+LEXICAL_FETCH = 50  # approximate search: the best rows by each BM25 join the graph's rows
+
+
+def top_rows(values: np.ndarray, count: int, among: np.ndarray | None = None) -> np.ndarray:
+    """Rows of the `count` largest values (only rows `among`, when given), best first (ties in any order)."""
+    rows = np.arange(values.size) if among is None else np.asarray(among, dtype=np.int64)
+    picked = values[rows]
+    if picked.size > count:
+        keep = np.argpartition(-picked, count)[:count]
+        rows, picked = rows[keep], picked[keep]
+    return rows[np.argsort(-picked, kind="stable")]
+
+
+def approximate_signals(index: Index, vector: np.ndarray, text: str) -> QuerySignals:
+    """A large index's signals: BM25 over every row, similarities only for the rows the graph and BM25 find."""
+    size = len(index.sentences)
+    sentence_bm25 = index.sentence_lexical.scores(text)
+    window_bm25 = index.lexical.scores(text)
+    vector = np.asarray(vector, dtype=np.float32)
+    sims = [np.full(size, -1.0, dtype=np.float32) for _ in range(3)]
+    signals = QuerySignals(*sims, sentence_bm25, window_bm25, np.full(size, -np.inf, dtype=np.float32), 0.0, 0.0,
+                           0.0, index.article_vectors @ vector, vector, np.zeros(size, dtype=bool))
+    lexical = [top_rows(scores, LEXICAL_FETCH, np.flatnonzero(scores > 0)) for scores in (sentence_bm25, window_bm25)]
+    complete(index, signals, np.concatenate([index.ann.search(vector), *lexical]))
+    known, covered, unknown = vocabulary_shares(index, text, window_bm25)
+    return dataclasses.replace(signals, known_share=known, covered_share=covered, unknown_share=unknown)
+
+
+def complete(index: Index, signals: QuerySignals | None, rows: np.ndarray) -> QuerySignals | None:
+    """Compute the similarities (and fusion score) of `rows` and their windows' rows not scored yet (in place)."""
+    if signals is None or signals.known is None or not len(rows):
+        return signals
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    bounds = [index.window_bounds[r] for r in rows]
+    rows = np.unique(np.concatenate([rows, [lo for lo, _ in bounds], [hi for _, hi in bounds]]).astype(np.int64))
+    rows = rows[~signals.known[rows]]
+    if not len(rows):
+        return signals
+    vector = signals.vector
+    s = index.sentence_vectors[rows].astype(np.float32) @ vector
+    w = index.window_vectors[rows].astype(np.float32) @ vector
+    p = index.passage_vectors[index.sentence_passage[rows]].astype(np.float32) @ vector
+    signals.sentence_sim[rows], signals.window_sim[rows], signals.passage_sim[rows] = s, w, p
+    base = 0.5 * s + w + 0.6 * p
+    best_sentence_bm25 = float(signals.sentence_bm25.max()) if signals.sentence_bm25.size else 0.0
+    if best_sentence_bm25 > 0:
+        base = base + 0.2 * signals.sentence_bm25[rows] / best_sentence_bm25
+    signals.base[rows] = base
+    signals.known[rows] = True
+    return signals
 
 
 def with_context(signals: QuerySignals, context: QuerySignals | None) -> QuerySignals:
@@ -106,10 +169,11 @@ def with_context(signals: QuerySignals, context: QuerySignals | None) -> QuerySi
     )
 
 
-def _rel(values: np.ndarray) -> np.ndarray:
-    """Values divided by their maximum (zeros when nothing scores)."""
+def _rel(values: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Values (at `rows`, when given) divided by their maximum (zeros when nothing scores)."""
     top = float(values.max()) if values.size else 0.0
-    return values / top if top > 0 else np.zeros_like(values)
+    picked = values if rows is None else values[rows]
+    return picked / top if top > 0 else np.zeros_like(picked)
 
 
 def wants_number(question: str) -> bool:
@@ -164,7 +228,7 @@ def candidate_matrix(
         s, w, p, neighbour,
         w - float(signals.window_sim.max()), s - float(signals.sentence_sim.max()),
         p - float(signals.passage_sim.max()),
-        _rel(signals.sentence_bm25)[rows], _rel(signals.window_bm25)[rows],
+        _rel(signals.sentence_bm25, rows), _rel(signals.window_bm25, rows),
         np.minimum(signals.window_bm25[rows] / 10.0, 1.0),
         window_overlap, sentence_overlap,
         np.full(n, float(context is not None)), cw, cs, cgap, in_shown, next_to,

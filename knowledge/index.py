@@ -11,7 +11,9 @@ from typing import Callable
 
 import numpy as np
 
+from knowledge.ann import ANN_MIN_SENTENCES, DenseANN, fused_vectors
 from knowledge.articles import load_articles
+from knowledge.heap import trim
 from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
 from knowledge.lexical import LexicalIndex, stem
 from knowledge.models import Article, Passage, Sentence
@@ -90,6 +92,7 @@ class Index:
     article_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 384), dtype=np.float32))
     article_stems: list[set[str]] = field(default_factory=list)  # stemmed words of title, outlet, author, date, url
     names: frozenset[str] = frozenset()  # lowercase words the articles write capitalised mid-sentence
+    ann: DenseANN | None = None  # large indexes only: candidates by approximate search, vectors kept as float16
     _stems: dict = field(default_factory=dict, repr=False, compare=False)  # memo: (kind, row) -> stemmed words
 
     def window_text(self, row: int) -> str:
@@ -240,16 +243,24 @@ def build_index(
 def assemble_index(
     articles: list[Article], sentences: list[Sentence], passages: list[Passage], sentence_passage: np.ndarray,
     sentence_vectors: np.ndarray, window_vectors: np.ndarray, passage_vectors: np.ndarray, model_name: str,
-    report: BuildReport,
+    report: BuildReport, ann_min_sentences: int = ANN_MIN_SENTENCES,
 ) -> Index:
-    """The Index with everything search derives from the texts and vectors (lexical indexes, flags, stems)."""
+    """The Index with everything search derives from the texts and vectors (lexical indexes, flags, stems).
+
+    From `ann_min_sentences` sentences on, candidates come from an approximate index and vectors are float16.
+    """
     by_id = {a.id: a for a in articles}
+    ann = None
+    if len(sentences) >= ann_min_sentences and len(sentences):
+        ann = DenseANN(fused_vectors(sentence_vectors, window_vectors, passage_vectors[sentence_passage]))
+        sentence_vectors, window_vectors, passage_vectors = (
+            np.asarray(m, dtype=np.float16) for m in (sentence_vectors, window_vectors, passage_vectors))
     bounds = sentence_windows(sentences, sentence_passage)
     sentence_texts = [s.text for s in sentences]
     window_texts = [span_text(by_id, sentences, lo, hi) for lo, hi in bounds]
     flags = [text_flags(t) for t in window_texts]
     article_row = {a.id: n for n, a in enumerate(articles)}
-    return Index(
+    index = Index(
         articles=articles, sentences=sentences, passages=passages, sentence_passage=sentence_passage,
         window_bounds=bounds, sentence_vectors=sentence_vectors, window_vectors=window_vectors,
         passage_vectors=passage_vectors, lexical=LexicalIndex(window_texts),
@@ -263,4 +274,9 @@ def assemble_index(
         names=capitalised_words(sentence_texts),
         article_stems=[{stem(w) for w in content_words(" ".join((a.title, a.outlet, a.author, a.date, a.url)))}
                        for a in articles],
+        ann=ann,
     )
+    if ann is not None:  # the build's temporary texts and tokens leave the C heap fragmented: give it back
+        del window_texts, flags
+        trim()
+    return index

@@ -8,7 +8,7 @@ from typing import Collection, Sequence
 
 import numpy as np
 
-from knowledge.features import QuerySignals, candidate_matrix, query_signals, question_row
+from knowledge.features import QuerySignals, candidate_matrix, complete, query_signals, question_row, top_rows
 from knowledge.index import Index
 from knowledge.labelled import LabelledItem
 from knowledge.memory import Memory, recalled
@@ -149,7 +149,7 @@ def shown_passages(index: Index, previous: Sequence[Turn | str]) -> frozenset[in
 
 def candidate_rows(index: Index, base: np.ndarray, extra: np.ndarray, count: int) -> np.ndarray:
     """The best `count` rows by the hand-set fusion, plus `extra`, with their windows' neighbours."""
-    top = np.argsort(-base)[:count]
+    top = np.argsort(-base)[:count] if index.ann is None else top_rows(base, count, np.flatnonzero(base > -np.inf))
     rows = set(int(r) for r in top) | set(int(r) for r in extra)
     for r in list(rows):
         lo, hi = index.window_bounds[r]
@@ -183,7 +183,8 @@ def gather(
     vectors = [question_vector] + ([context_vector] if context is not None else [])
     memory_window, memory_sentence, memory_in, memory_out = memory.scores(vectors, len(index.sentences))
     base = signals.base if context is None else np.maximum(signals.base, context.base)
-    extra = [np.argsort(-memory_window)[:8]]
+    extra = [np.argsort(-memory_window)[:8] if index.ann is None else
+             top_rows(memory_window, 8, np.flatnonzero(memory_window))]  # a large index: remembered rows only
     same = recalled(memory, vectors[:1], RECALL_SIMILARITY) if context is None else None
     if same is not None and same.in_scope:
         extra.append(memory.window_rows[memory.items.index(same)])
@@ -191,6 +192,9 @@ def gather(
         near = {p + d for p in shown for d in (-1, 0, 1)}
         extra.append(np.flatnonzero(np.isin(index.sentence_passage, list(near))))
     rows = candidate_rows(index, base, np.concatenate(extra), count)
+    if index.ann is not None:  # rows the approximate search did not score (remembered, shown, neighbours)
+        complete(index, signals, rows)
+        complete(index, context, rows)
     features = candidate_matrix(index, question, signals, rows, context, shown, memory_window, memory_sentence)
     return Candidates(rows, features, signals, context, memory_in, memory_out, same)
 

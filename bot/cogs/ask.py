@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.client import send_private, who_of
 from bot.conversations import AnswerFailed, answer_to, open_thread, thread_parent
+from bot.engine_holder import in_engine_thread
 from bot.log import Who
 from bot.recovery import entry_for
 from bot.formatting import MAX_QUESTION_CHARS, abstain_embed, answer_embed, nothing_more_text, one_line
@@ -220,7 +221,7 @@ class Ask(commands.Cog):
         await self.bot.pending.update(interaction.id, row_id=row_id, question=question, previous=previous,
                                       exclude=exclude, note=note)
         try:
-            result = await asyncio.to_thread(engine.ask, question, previous=previous, exclude=exclude, limit=limit)
+            result = await in_engine_thread(engine.ask, question, previous=previous, exclude=exclude, limit=limit)
             message_id = None
             if kind == "more" and (result.abstained or not result.quotes):
                 await send_private(interaction, nothing_more_text(result))

@@ -1,0 +1,112 @@
+"""Large indexes: approximate candidates above the size threshold, exact search below, the same answers on the articles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from knowledge.ann import ANN_FETCH, DenseANN, fused_vectors
+from knowledge.features import query_signals
+from knowledge.index import BuildReport, assemble_index
+from knowledge.models import Article, Passage, Sentence
+from knowledge.search import rank, search
+
+
+def unit(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1."""
+    return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+
+
+def clustered(rows: int, dims: int = 32, topics: int = 20, seed: int = 0) -> np.ndarray:
+    """Unit vectors around a few topics (shaped like sentence embeddings, not uniform noise)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((topics, dims))
+    return unit(centres[rng.integers(0, topics, rows)] + 0.7 * rng.standard_normal((rows, dims)))
+
+
+def tiny_index(passages: int, threshold: int, dims: int = 32):
+    """An index of `passages` three-sentence passages with clustered vectors, assembled with `threshold`."""
+    words = ["gas", "pipeline", "yuan", "trade", "summit", "sanctions", "oil", "Beijing", "Moscow", "tariffs"]
+    rng = np.random.default_rng(1)
+    sentences, passage_rows, sp = [], [], []
+    texts = [" ".join(rng.choice(words, 6)) + "." for _ in range(passages * 3)]
+    body = " ".join(texts)
+    article = Article(id="a", title="Synthetic", body=body)
+    offset = 0
+    for p in range(passages):
+        first = len(sentences)
+        for text in texts[p * 3 : p * 3 + 3]:
+            sentences.append(Sentence("a", len(sentences), offset, offset + len(text), text))
+            sp.append(p)
+            offset += len(text) + 1
+        start, end = sentences[first].start, sentences[-1].end
+        passage_rows.append(Passage(f"a#{p}", "a", p, start, end, body[start:end], tuple(range(first, len(sentences)))))
+    vectors = clustered(passages * 7, dims)
+    n = passages * 3
+    return assemble_index([article], sentences, passage_rows, np.asarray(sp), vectors[:n], vectors[n : 2 * n],
+                          vectors[2 * n :], "synthetic", BuildReport(), ann_min_sentences=threshold)
+
+
+def test_exact_below_the_threshold_and_approximate_above() -> None:
+    small = tiny_index(50, threshold=1000)
+    assert small.ann is None and small.sentence_vectors.dtype == np.float32
+    vector = small.sentence_vectors[3]
+    signals = query_signals(small, vector, "gas pipeline")
+    assert signals.known is None
+    assert np.array_equal(signals.sentence_sim, small.sentence_vectors @ vector)  # every row, exactly as before
+    large = tiny_index(50, threshold=100)
+    assert large.ann is not None
+    assert {large.sentence_vectors.dtype, large.window_vectors.dtype, large.passage_vectors.dtype} == {np.dtype("float16")}
+    signals = query_signals(large, large.sentence_vectors[3].astype(np.float32), "gas pipeline")
+    assert signals.known is not None and 0 < signals.known.sum() < len(large.sentences)
+    assert signals.known[3] and (signals.sentence_sim[~signals.known] == -1).all()
+
+
+def test_the_approximate_search_finds_the_exact_dense_top_10() -> None:
+    sentence, window, passage = clustered(20_000), clustered(20_000, seed=1), clustered(20_000, seed=2)
+    fused = fused_vectors(sentence, window, passage)
+    ann = DenseANN(fused)
+    hits, queries = 0, clustered(50, seed=3)
+    for q in queries:
+        truth = set(np.argsort(-(fused @ q))[:10].tolist())
+        found = ann.search(q, ANN_FETCH)
+        hits += len(truth & set(found[np.argsort(-(fused[found] @ q))[:10]].tolist()))
+    assert hits / (10 * len(queries)) >= 0.95
+
+
+def test_candidate_rows_the_approximate_search_missed_are_scored_exactly() -> None:
+    index = tiny_index(200, threshold=100)
+    vector = clustered(1, seed=9)[0]
+    assert search(index, "gas pipeline yuan", vector, _ranker(), _memory(), rank_only=True).quotes
+    ranking = rank(index, "gas pipeline yuan", vector, _ranker(), _memory())
+    sims = index.sentence_vectors[ranking.rows].astype(np.float32) @ vector
+    assert np.allclose(ranking.features[:, 0], sims, atol=1e-6)  # sentence_sim of every candidate is exact
+
+
+def _ranker():
+    """The shipped ranker."""
+    from knowledge.ranker import load_ranker
+
+    return load_ranker()
+
+
+def _memory():
+    """A memory that knows nothing (32 dimensions, as the tiny index)."""
+    from knowledge.memory import Memory
+
+    return Memory.empty(32)
+
+
+def test_the_articles_stay_exact_and_forced_approximate_search_agrees(engine) -> None:
+    index = engine.index
+    assert index.ann is None and index.sentence_vectors.dtype == np.float32  # a few hundred sentences: exact
+    forced = assemble_index(index.articles, index.sentences, index.passages, index.sentence_passage,
+                            index.sentence_vectors, index.window_vectors, index.passage_vectors, index.model_name,
+                            index.report, ann_min_sentences=0)
+    assert forced.ann is not None
+    questions = ["What currencies do Russia and China use for their trade?", "who is Kurt Campbell?",
+                 "what does russia mostly sell to china?", "How many people live in Vladivostok?"]
+    vectors = engine.embed(questions)
+    for question, vector in zip(questions, vectors):
+        exact = search(index, question, vector, engine.ranker, engine.memory)
+        approximate = search(forced, question, vector, engine.ranker, engine.memory)
+        assert approximate.passage_ids == exact.passage_ids and approximate.abstained == exact.abstained
