@@ -28,7 +28,7 @@ class Problem(Exception):
 def first_line(error: BaseException) -> str:
     """An exception's message as one short line."""
     text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__).rstrip(".")[:200]
+    return (text[0] if text else type(error).__name__).rstrip(".")[:300]
 
 
 def _reason(error: OSError) -> str:

@@ -59,8 +59,8 @@ def adapted_weights(path: Path | str) -> dict:
         tensors = load_file(str(path))
     except (OSError, SafetensorError, ValueError) as exc:
         raise ModelUnavailable(
-            f"The fine-tuned weights {path} can't be read ({exc}): run `python -m bot train`, "
-            f"or set EMBEDDING_MODEL={BASE_MODEL} to use the packaged model as it is."
+            f"The fine-tuned weights {path} can't be read ({exc}): run `python -m bot train` "
+            f"or set EMBEDDING_MODEL={BASE_MODEL}."
         ) from None
     return {name: tensor.float() for name, tensor in tensors.items()}
 
@@ -71,8 +71,8 @@ def file_id(path: Path | str) -> str:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
     except OSError as exc:
         raise ModelUnavailable(
-            f"The fine-tuned weights {path} can't be read ({exc.strerror or exc}): run `python -m bot train`, "
-            f"or set EMBEDDING_MODEL={BASE_MODEL} to use the packaged model as it is."
+            f"The fine-tuned weights {path} can't be read ({exc.strerror or exc}): run `python -m bot train` "
+            f"or set EMBEDDING_MODEL={BASE_MODEL}."
         ) from None
 
 

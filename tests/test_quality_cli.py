@@ -9,6 +9,7 @@ import pytest
 from knowledge import Engine
 from knowledge.adaptation import adaptation_meta
 from knowledge.embeddings import ADAPTATION_FILE, BASE_MODEL, DEFAULT_MODEL, file_id
+from knowledge.engine import SHIPPED_RANKER
 from knowledge.labelled import shipped_items
 from knowledge.ranker import load_ranker
 from tests.test_cli import run_module
@@ -86,3 +87,13 @@ def test_eval_with_a_fixed_model_says_its_figures_are_optimistic(tmp_path, engin
     done = run_module("eval", "--folds", "2", "--fixed-model", env={"INDEX_PATH": str(engine_cache)}, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "so these figures are optimistic" in done.stdout and "fine-tuned" not in done.stderr
+
+
+def test_damaged_fine_tuned_weights_beside_the_ranker_are_one_sentence(tmp_path, engine_cache):
+    ranker = tmp_path / "ranker.json"
+    ranker.write_text(SHIPPED_RANKER.read_text())
+    ranker.with_name(ADAPTATION_FILE).write_bytes(b"\x00not safetensors")
+    done = run_module("ask", "who is Kurt Campbell?", env={"INDEX_PATH": str(engine_cache), "RANKER_PATH": str(ranker)})
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "fine-tuned weights" in done.stderr and "EMBEDDING_MODEL=all-MiniLM-L6-v2" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
