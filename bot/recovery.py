@@ -88,6 +88,10 @@ class PendingAnswers:
         """Drop the token: the question is answered (or given up)."""
         await self._call(lambda s: s.remove(interaction_id))
 
+    async def forget(self, guild_id: int | None, user_id: int) -> int:
+        """Drop a member's waiting questions in one server: after forget-me nothing of theirs is answered later."""
+        return await self._call(lambda s: s.forget(guild_id, user_id), 0, writes=True)
+
     async def entries(self) -> list[PendingAnswer]:
         """Every question still waiting."""
         return await self._call(lambda s: s.entries(), [])

@@ -8,6 +8,7 @@ MultipleNegativesRankingLoss of sentence-transformers). Only the fine-tuned tens
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -85,6 +86,8 @@ def fine_tune(encoder, pairs: Sequence[Pair], plan: TrainingPlan = TrainingPlan(
     optimiser = torch.optim.AdamW(trainable, lr=plan.learning_rate, weight_decay=0.0)
     truncation = encoder.tokenizer.truncation
     encoder.tokenizer.enable_truncation(plan.max_length)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)  # every core (the query path may have left torch at one thread)
     try:
         steps = [b for _ in range(plan.epochs) for b in batches(pairs, plan.batch_size, rng)]
         for step, batch in enumerate(steps):
@@ -99,6 +102,7 @@ def fine_tune(encoder, pairs: Sequence[Pair], plan: TrainingPlan = TrainingPlan(
             loss.backward()
             optimiser.step()
     finally:
+        torch.set_num_threads(threads)
         if truncation:
             encoder.tokenizer.enable_truncation(truncation["max_length"])
         else:

@@ -41,6 +41,17 @@ def test_the_store_round_trips_and_deletes(tmp_path: Path) -> None:
     assert b"secret-token" not in path.read_bytes()
 
 
+def test_forget_deletes_one_members_waiting_questions_in_one_server(tmp_path: Path) -> None:
+    store = PendingStore(pending_path(tmp_path / "interactions.db"))
+    store.add(entry(interaction_id=1, user_id=7, guild_id=44))
+    store.add(entry(interaction_id=2, user_id=7, guild_id=45))
+    store.add(entry(interaction_id=3, user_id=8, guild_id=44))
+    assert store.forget(44, 7) == 1
+    assert [e.interaction_id for e in store.entries()] == [2, 3]
+    assert store.forget(44, 7) == 0
+    store.close()
+
+
 def test_plan_answers_valid_tokens_and_gives_up_expired_ones() -> None:
     now = time.time()
     assert plan(entry(created_at=now - 60), now) == "answer"

@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta, timezone
 from bot import review
 from bot.config import Settings
 from bot.log import InteractionLog, Who
+from bot.log.pending import PendingAnswer, PendingStore, pending_path
 from tests.bot_fixtures import db_rows, wait_private, wait_row
 from tests.test_privacy_store import file_bytes, fts_terms
 from tests.test_review_data import Clock, review_bot
@@ -84,6 +85,10 @@ async def test_forget_me_deletes_the_callers_rows_in_that_server_and_logs_only_a
         await ask(emulator, path, f"Who won the Super Bowl? {HER_WORD}", "alice")
         _, elsewhere = await ask(emulator, path, f"Putin in server B? {HER_WORD}", "alice", guild=b)
         alice = a.member("alice").id
+        waiting = PendingStore(pending_path(path))  # questions acknowledged but not yet answered (a crash, say)
+        for n, (user, guild) in enumerate([(alice, a.id), (alice, b.id), (a.member("bob").id, a.id)], 1):
+            waiting.add(PendingAnswer(interaction_id=n, application_id=1, token=f"t{n}", created_at=datetime.now(timezone.utc).timestamp(),
+                                      kind="ask", question=HER_WORD, guild_id=guild, user_id=user))
 
         rec = await emulator.slash("forget-me", user="alice")
         await rec.wait_response(3)
@@ -111,6 +116,10 @@ async def test_forget_me_deletes_the_callers_rows_in_that_server_and_logs_only_a
         assert [(r["user_id"], r["user_name"], r["channel_id"], r["argument"], r["discord_interaction_id"])
                 for r in record] == [(review.FORGOTTEN_USER, None, None, str(total), None)]
         assert db_rows(path, "SELECT * FROM feedback WHERE interaction_id = ?", (bobs_row["id"],)) == []
+
+        left_waiting = [(e.user_id, e.guild_id) for e in waiting.entries()]
+        assert left_waiting == [(int(alice), int(b.id)), (int(a.member("bob").id), int(a.id))]  # hers in server A: gone
+        waiting.close()
 
         again = await emulator.slash("forget-me", user="alice")
         assert "holds nothing about you" in (await wait_private(again))["content"]

@@ -123,8 +123,10 @@ class Privacy(commands.Cog):
         user = review.user_key(interaction.user.id, self.bot.anonymize_key_for(interaction.guild_id))
         guild = interaction.guild_id
         result = await self.bot.log.call(lambda log: review.forget_user(log.db, guild, user))
+        waiting = await self.bot.pending.forget(guild, interaction.user.id)  # and their questions still waiting
         text = reply_text(result)
-        _log.info("/forget-me removed %d row(s) in one server", 0 if result is None else result.total)
+        _log.info("/forget-me removed %d row(s) and %d waiting question(s) in one server",
+                  0 if result is None else result.total, waiting)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
 

@@ -140,6 +140,13 @@ class PendingStore:
         with self._lock:
             self._conn.execute("DELETE FROM pending WHERE interaction_id = ?", (str(interaction_id),))
 
+    def forget(self, guild_id: int | None, user_id: int) -> int:
+        """Delete a member's waiting questions in one server (forget-me); return how many."""
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM pending WHERE user_id = ? AND guild_id IS ?",
+                                        (str(user_id), None if guild_id is None else str(guild_id)))
+            return cursor.rowcount
+
     def entries(self) -> list[PendingAnswer]:
         """Every question still waiting, oldest first."""
         with self._lock:
