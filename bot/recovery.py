@@ -127,8 +127,10 @@ def _context(log, entry: PendingAnswer) -> PendingAnswer:
         who = Who(entry.guild_id, entry.channel_id, entry.user_id, entry.asked_by)  # died before logging it
         return dataclasses.replace(entry, row_id=log.begin(who, entry.kind, question=entry.question,
                                                            discord_interaction_id=entry.interaction_id))
-    if row is None or entry.previous or entry.exclude:
+    if row is None:
         return entry
+    if entry.previous or entry.exclude:  # the conversation was noted: only the row is to find
+        return dataclasses.replace(entry, row_id=row["id"], question=entry.question or row["question"] or "")
     previous, exclude = log.turns(row["parent_id"]) if row["parent_id"] else [], []
     if entry.kind == "more" and row["parent_id"] is not None:
         root = log.interaction(row["parent_id"])

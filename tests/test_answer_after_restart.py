@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from knowledge.models import Turn
 from tests.bot_fixtures import IN_SCOPE, assert_within_limits, db_rows, wait_row, wait_until
 from tests.discord_emulator import connected_client
 from tests.test_bot_process import TOKEN, base_env, run_bot, warm_index  # noqa: F401 (fixture)
+from tests.test_bot_buttons import FOLLOW_UP
 from tests.test_faults import QUESTIONS
 
 
@@ -225,3 +227,46 @@ async def test_kill_9_mid_burst_then_restart_answers_everyone(emulator, tmp_path
     assert sum(r["answered_after_restart"] for r in rows) == len(unanswered)
     by_id = {r["discord_interaction_id"]: r for r in rows}
     assert all(by_id[r.id]["answered_after_restart"] == 1 for r in unanswered)
+
+
+async def test_a_thread_follow_up_acknowledged_before_a_crash_is_answered_after_the_restart(
+    emulator, make_bot, bot_settings, bot_errors, monkeypatch
+) -> None:
+    """The Follow up modal answers in a thread; if the bot dies first, its private "thinking…" gets the answer."""
+    path = bot_settings.database_path
+    first = make_bot()
+    async with connected_client(first, emulator):
+        rec = await emulator.slash("ask", {"question": IN_SCOPE})
+        await rec.wait_final(15)
+        root = await wait_row(path, rec.id, timeout=10)
+        hung = asyncio.Event()
+
+        async def never(*args, **kwargs):
+            hung.set()
+            await asyncio.Event().wait()
+
+        cog_module = sys.modules[type(first.get_cog("Ask")).__module__]  # as the extension loader imported it
+        monkeypatch.setattr(cog_module, "answer_to", never)
+        first.drain = lambda timeout=None: asyncio.sleep(0, 0)  # a dead process tells nobody anything
+        press = await emulator.press(rec.message, f"qa:follow:{root['id']}", user="alice")
+        await press.wait_final(5)
+        submit = await emulator.submit_modal(press, {"question": FOLLOW_UP})
+        await submit.wait_response(3)
+        await emulator.wait_event(hung, 10, "the thread answer to start")
+        for task in list(first._flights):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert submit.loading and submit.ephemeral
+    waiting = PendingStore(pending_path(path)).entries()
+    assert [(e.kind, e.question, len(e.previous)) for e in waiting] == [("followup", FOLLOW_UP, 1)]
+    monkeypatch.undo()
+
+    second = make_bot()
+    async with connected_client(second, emulator):
+        await submit.wait_final(15)
+        row = await wait_row(path, submit.id, timeout=10)
+        await second.recovery
+    assert not submit.loading and submit.message["embeds"][0]["title"] == f"↪ {FOLLOW_UP}"
+    assert_within_limits(submit.message)
+    assert row["status"] == "ok" and row["answered_after_restart"] == 1 and row["question"] == FOLLOW_UP
+    assert db_rows(pending_path(path), "SELECT COUNT(*) AS n FROM pending")[0]["n"] == 0

@@ -110,8 +110,12 @@ class Ask(commands.Cog):
         question = one_line(question)
         if not await self._admit(interaction, "followup", question):
             return
+        # held like /ask: a crash before the thread answer is out answers the private "thinking…" after the restart
+        self.bot.pending.hold(entry_for(interaction, kind="followup", question=question))
         await interaction.response.defer(thinking=True, ephemeral=True)
         with self.bot.flight(interaction) as flight:
+            previous = await self.bot.log.call(lambda log: log.turns(row_id), default=[])
+            await self.bot.pending.update(interaction.id, row_id=None, question=question, previous=previous)
             root = await self._root(row_id)
             thread = await open_thread(message, root["question"] if root else question)
             target: Any = thread or interaction.channel
@@ -123,11 +127,14 @@ class Ask(commands.Cog):
                     self.bot, who=who, question=question, parent_id=row_id, command="followup", send=send,
                     asked_by=who.user_name, discord_interaction_id=interaction.id)
             except AnswerFailed as failed:
+                await self.bot.pending.release(interaction.id)
                 await self.bot.report_error(interaction, "followup", failed.original, row_id=failed.row_id,
                                             question=question, latency_ms=elapsed_ms(started))
                 return
+            await self.bot.pending.delivered(interaction.id, sent.id)
             where = f"in the thread {thread.mention}" if thread else "below the answer"
             await interaction.edit_original_response(content=f"Answered {where}: {sent.jump_url}")
+            await self.bot.pending.release(interaction.id)
 
     async def more(self, interaction: discord.Interaction, row_id: int) -> None:
         """Show the next best quotes for the question behind an answer (anyone may ask for them)."""
