@@ -27,6 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interruptible() -> None:
+    """Make Ctrl-C interrupt, whatever the parent left: an ignored or blocked SIGINT is inherited across exec."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen sub-command; a known failure is one sentence, Ctrl-C a clean exit."""
     from bot.problems import Problem
@@ -36,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    interruptible()
     try:
         return int(args.handler(args) or 0)
     except Problem as problem:
