@@ -17,6 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
+from knowledge.adaptation import batches  # the same batching as the shipped fine-tuning
+
 TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
            "intermediate.dense", "output.dense")
 SHIPPED_ADAPTER = Path(__file__).parent / "data" / "adapter.safetensors"
@@ -99,27 +101,6 @@ def load_adapter(path: Path | str) -> tuple[dict, float, dict]:
     except (KeyError, ValueError):
         raise AdapterError(f"The adapter file {path} has no usable metadata.") from None
     return factors, scaling, meta
-
-
-def batches(pairs: Sequence[tuple[str, str, int]], size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches in which no answer text and no question group repeats (no false in-batch negatives)."""
-    order = list(range(len(pairs)))
-    rng.shuffle(order)
-    result: list[list[int]] = []
-    open_batches: list[tuple[list[int], set[str], set[int]]] = []
-    for n in order:
-        _, positive, group = pairs[n]
-        for batch, texts, groups in open_batches:
-            if len(batch) < size and positive not in texts and group not in groups:
-                batch.append(n)
-                texts.add(positive)
-                groups.add(group)
-                break
-        else:
-            open_batches.append(([n], {positive}, {group}))
-    result = [batch for batch, _, _ in open_batches if len(batch) > 1]
-    rng.shuffle(result)
-    return result
 
 
 def train_adapter(encoder, pairs: Sequence[tuple[str, str, int]], plan: TrainingPlan = TrainingPlan()) -> dict:
