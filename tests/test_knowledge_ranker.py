@@ -55,3 +55,29 @@ def test_engine_falls_back_to_the_hand_set_ranking_when_the_file_is_damaged(tmp_
     assert ranker == fallback_ranker() and "hand-set" in caplog.text
     answer = engine.with_knowledge(ranker).ask("What currencies do Russia and China use for their trade?")
     assert not answer.abstained and "yuan" in answer.quotes[0].text.lower()
+
+
+def test_abstention_learns_from_out_of_fold_rankings(engine):
+    from knowledge.training import (ABSTENTION_FOLDS, examples_for, fit_examples, inner_folds, prepare,
+                                    question_features)
+
+    items = shipped_items()[:80]
+    examples = examples_for(engine, prepare(engine, items), engine.remember(items))
+    fold_of = inner_folds(examples)
+    assert fold_of is not None and set(fold_of) == set(range(ABSTENTION_FOLDS))
+    ranker = fit_examples(examples, engine.embedder.model_name)
+    assert ranker.training["abstention"].startswith("out-of-fold")
+    assert 0.0 < ranker.answer_threshold < 1.0
+    in_scope = [e for e in examples if e.prepared.item.in_scope]
+    confident = [float(ranker.abstain.predict(question_features(e, ranker.window))[0]) for e in in_scope]
+    assert sum(c < ranker.answer_threshold for c in confident) <= 0.25 * len(in_scope)
+
+
+def test_too_few_questions_fall_back_to_in_sample_abstention(engine):
+    from knowledge.training import examples_for, fit_examples, inner_folds, prepare
+
+    items = [i for i in shipped_items() if i.in_scope][:3] + [i for i in shipped_items() if not i.in_scope][:1]
+    examples = examples_for(engine, prepare(engine, items), engine.remember(items))
+    assert inner_folds(examples) is None
+    ranker = fit_examples(examples, engine.embedder.model_name)
+    assert ranker.training["abstention"] == "in-sample" and 0.0 <= ranker.answer_threshold <= 1.0
