@@ -157,8 +157,11 @@ def format_curve(curve: list[tuple[float, float, float]], chosen: float | None =
     for t, answered, refused in curve:
         lines.append(f"| {t:.2f} | {answered:.3f} | {refused:.3f} |")
     if chosen is not None:
-        lines.append(f"\nThe ranker in use answers when P(answerable) ≥ {chosen:.3f} (fitted for ≤ 3% wrongly refused "
-                     "on its training data; each fold fits its own).")
+        from knowledge.training import TARGET_FALSE_ABSTENTION
+
+        lines.append(f"\nThe ranker in use answers when P(answerable) ≥ {chosen:.3f} (fitted for ≤ "
+                     f"{TARGET_FALSE_ABSTENTION:.0%} wrongly refused among its training questions, scored out of fold; "
+                     "each fold fits its own).")
     return "\n".join(lines)
 
 
