@@ -70,3 +70,49 @@ class DenseANN:
     def nbytes(self) -> int:
         """Memory the 8-bit codes and row ids take (about)."""
         return int(self.index.ntotal * (self.index.code_size + 8))
+
+
+class Int8Rows:
+    """A large index's sentence or window vectors: each row as int8 codes with one float32 scale (a quarter of
+    float32, half of float16). Reading rows (`m[rows]`, `m[a:b]`) gives float32: codes × scale, within half a
+    step (scale / 2) of the original in each dimension."""
+
+    def __init__(self, matrix: np.ndarray, step: int = 65_536) -> None:
+        rows, dims = matrix.shape
+        self.codes = np.empty((rows, dims), dtype=np.int8)
+        self.scales = np.empty(rows, dtype=np.float32)
+        for start in range(0, rows, step):  # in slices: no float32 copy of the whole matrix at once
+            part = np.asarray(matrix[start : start + step], dtype=np.float32)
+            top = np.abs(part).max(axis=1) if part.size else np.zeros(len(part), dtype=np.float32)
+            scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
+            self.codes[start : start + step] = np.rint(part / scale[:, None])
+            self.scales[start : start + step] = scale
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape
+
+    @property
+    def size(self) -> int:
+        return self.codes.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.codes.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return self.codes.nbytes + self.scales.nbytes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self.codes[key].astype(np.float32) * self.scales[key][..., None]
+
+    def __matmul__(self, vector: np.ndarray) -> np.ndarray:
+        """Every row's inner product with `vector` (in slices)."""
+        vector = np.asarray(vector, dtype=np.float32)
+        step = 65_536
+        return np.concatenate([self[start : start + step] @ vector for start in range(0, len(self), step)]
+                              or [np.zeros(0, dtype=np.float32)])
