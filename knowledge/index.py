@@ -333,8 +333,12 @@ def build_index(
         seconds=time.perf_counter() - started, warnings=warnings, changed_articles=changed,
         added=added, changed=edited, removed=removed,
     )
-    return assemble_index(articles, sentences, passages, sp, matrix[:n_s], matrix[n_s : n_s + n_w],
-                          matrix[n_s + n_w :], embedder.model_name, report)
+    index = assemble_index(articles, sentences, passages, sp, matrix[:n_s], matrix[n_s : n_s + n_w],
+                           matrix[n_s + n_w :], embedder.model_name, report)
+    if index.ann is not None:  # a large index keeps columns: the sentence and passage objects and texts go now
+        del sentences, passages, sentence_texts, window_texts, passage_texts, all_texts, matrix, known
+        trim()
+    return index
 
 
 def assemble_index(

@@ -47,13 +47,13 @@ def tiny_index(passages: int, threshold: int, dims: int = 32):
 
 
 def test_exact_below_the_threshold_and_approximate_above() -> None:
-    small = tiny_index(50, threshold=1000)
+    small = tiny_index(200, threshold=1000)  # more sentences than the approximate search fetches
     assert small.ann is None and small.sentence_vectors.dtype == np.float32
     vector = small.sentence_vectors[3]
     signals = query_signals(small, vector, "gas pipeline")
     assert signals.known is None
     assert np.array_equal(signals.sentence_sim, small.sentence_vectors @ vector)  # every row, exactly as before
-    large = tiny_index(50, threshold=100)
+    large = tiny_index(200, threshold=100)
     assert large.ann is not None
     assert large.sentence_vectors.dtype == large.window_vectors.dtype == large.passage_vectors.dtype == np.int8
     assert np.abs(large.sentence_vectors[:] - small.sentence_vectors).max() <= large.sentence_vectors.scales.max() / 2 + 1e-7
