@@ -115,6 +115,7 @@ def bench_real(rounds: int) -> str:
 def synthetic_index(passages: int, per_passage: int, topics: np.ndarray, vocabulary: list[str]):
     """An Index of random sentences with vectors shaped like real ones (see bench_ann.structured_vectors)."""
     from bench_ann import structured_vectors
+    from knowledge.heap import trim
     from knowledge.index import BuildReport, assemble_index
     from knowledge.models import Article, Passage, Sentence
 
@@ -142,8 +143,12 @@ def synthetic_index(passages: int, per_passage: int, topics: np.ndarray, vocabul
                                         tuple(range(first, len(sentences)))))
     del texts
     sentence, window, passage = structured_vectors(topics, passages, per_passage)
-    return assemble_index(articles, sentences, passage_rows, np.asarray(sp), sentence, window, passage,
-                          "synthetic", BuildReport())
+    index = assemble_index(articles, sentences, passage_rows, np.asarray(sp), sentence, window, passage,
+                           "synthetic", BuildReport())
+    if index.ann is not None:  # as build_index does: the objects the index kept as columns go, and the heap with them
+        del sentences, passage_rows, sentence, window, passage
+        trim()
+    return index
 
 
 def rss_mb() -> float:
@@ -152,13 +157,13 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def dense_recall(index, vectors: np.ndarray) -> float:
-    """Recall@10 of the dense part: the ANN's rows re-ranked exactly, against exact search over every row."""
-    from knowledge.ann import ANN_FETCH, fused_vectors
+def dense_recall(index, vectors: np.ndarray, fused: np.ndarray) -> float:
+    """Recall@10 of the dense part: the ANN's rows re-ranked exactly, against exact search over every row (`fused`:
+    the float32 fused vectors, from the vectors as generated, before the index stored them in fewer bits)."""
+    from knowledge.ann import ANN_FETCH
 
     if index.ann is None:
         return 1.0
-    fused = fused_vectors(index.sentence_vectors, index.window_vectors, index.passage_vectors[index.sentence_passage])
     hits = 0
     for v in vectors:
         truth = set(np.argpartition(-(fused @ v), 10)[:10].tolist())
@@ -192,6 +197,10 @@ def bench_scale(sizes: list[int]) -> str:
             rows.append([f"{size:,}", f"{size * 5:,}", f"skipped: the build needs ~{needed / 1024:.0f} GB, "
                          f"{available / 1024:.0f} GB free", "", "", "", "", ""])
             continue
+        from knowledge.heap import trim
+
+        gc.collect()
+        trim()  # what earlier sizes freed goes back to the system: the build can't reuse it unseen
         before = rss_mb()
         started = time.perf_counter()
         index = synthetic_index(size, 5, topics, vocabulary)
@@ -206,17 +215,24 @@ def bench_scale(sizes: list[int]) -> str:
             t = time.perf_counter()
             search(index, q, v, ranker, memory)
             latencies.append((time.perf_counter() - t) * 1000)
-        from bench_ann import answerable_queries
+        from bench_ann import answerable_queries, structured_vectors
+        from knowledge.ann import fused_vectors
 
-        recall = dense_recall(index, answerable_queries(index.sentence_vectors, 100))
-        recall_real = dense_recall(index, labelled)
-        mode = "exact, float32" if index.ann is None else "ANN (faiss IVF, 8-bit) + float16 vectors"
+        sentence, window, passage = structured_vectors(topics, size, 5)  # as generated (the same seed)
+        fused = fused_vectors(sentence, window, passage[index.sentence_passage])
+        recall = dense_recall(index, answerable_queries(sentence, 100), fused)
+        recall_real = dense_recall(index, labelled, fused)
+        del sentence, window, passage, fused
+        mode = "exact, float32" if index.ann is None else \
+            "ANN (faiss IVF-PQ, 96-byte codes); int8 sentence, window and passage vectors"
+        print(f"{size:,} passages: p50 {pct(latencies, 50):.1f} ms, p95 {pct(latencies, 95):.1f} ms, "
+              f"{after - before:.0f} MB; load {os.getloadavg()}", file=sys.stderr, flush=True)
         rows.append([f"{size:,}", f"{size * 5:,}", mode, f"{built:.1f} s", f"{pct(latencies, 50):.1f} ms",
                      f"{pct(latencies, 95):.1f} ms", f"{after - before:.0f} MB", f"{recall:.3f} / {recall_real:.3f}"])
         del index
         gc.collect()
     return table("Scale run (synthetic corpus; search only, query embedding excluded)",
-                 ["passages", "sentences", "search", "build (BM25 + arrays + graph)", "search p50", "search p95",
+                 ["passages", "sentences", "search", "build (BM25 + arrays + index)", "search p50", "search p95",
                   "added RAM", "dense recall@10 (answerable / real questions)"], rows)
 
 

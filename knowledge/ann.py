@@ -1,4 +1,5 @@
-"""Approximate nearest neighbours for large indexes: a faiss inverted file (IVF, 8-bit codes) over fused vectors."""
+"""Approximate nearest neighbours for large indexes: a faiss inverted file (IVF, product-quantised codes) over fused
+vectors; and the 8-bit rows large indexes keep their sentence, window and passage vectors in."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import numpy as np
 
 # Below this many sentences search stays exhaustive and exact (the real corpus has a few hundred).
 ANN_MIN_SENTENCES = 20_000
-ANN_FETCH = 100  # rows the approximate search returns per query; their exact similarities decide
+ANN_FETCH = 200  # rows the approximate search returns per query; their exact similarities decide
+# Product quantisation (one byte per PQ_DIMS dimensions) needs this many rows to train its 256 centroids per part;
+# fewer rows get 4-bit scalar codes.
+PQ_DIMS = 4
+PQ_MIN_ROWS = 39 * 256
 # Inverted lists searched per query: at 100k passages recall@10 is 1.000 for questions the corpus answers and
-# 0.944 for questions nothing in it answers (near-ties everywhere), in about 4-12 ms (benchmarks/bench_ann.py).
+# 0.978 for questions nothing in it answers (near-ties everywhere), in about 2.5-3 ms (BENCHMARKS.md, "Scale run").
 PROBES = 256
 # The dense part of the fixed fusion that picks candidates is linear in the query vector:
 # 0.5·(q·sentence) + (q·window) + 0.6·(q·passage) = q·(0.5·sentence + window + 0.6·passage).
@@ -37,7 +42,11 @@ def list_count(rows: int) -> int:
 
 
 class DenseANN:
-    """Inner-product search over fused sentence vectors stored as 8-bit codes (the exact vectors live elsewhere)."""
+    """Inner-product search over fused sentence vectors stored as short codes (the exact vectors live elsewhere).
+
+    Product-quantised, one byte per 4 dimensions (96 bytes a row at 384 dimensions, a quarter of 8-bit codes): at
+    100k passages, with the best 200 re-scored exactly, recall@10 is as with 8-bit codes and the best 100 (what it
+    misses is in the lists not probed). Below PQ_MIN_ROWS rows, or dimensions not a multiple of 4: 4-bit codes."""
 
     def __init__(self, vectors: np.ndarray, probes: int = PROBES, seed: int = 0) -> None:
         import faiss
@@ -46,8 +55,11 @@ class DenseANN:
         self.size, dims = vectors.shape
         lists = list_count(self.size)
         self._quantizer = faiss.IndexFlatIP(dims)  # kept: the index refers to it
-        self.index = faiss.IndexIVFScalarQuantizer(self._quantizer, dims, lists, faiss.ScalarQuantizer.QT_8bit,
-                                                   faiss.METRIC_INNER_PRODUCT)
+        if self.size >= PQ_MIN_ROWS and dims % PQ_DIMS == 0:
+            self.index = faiss.IndexIVFPQ(self._quantizer, dims, lists, dims // PQ_DIMS, 8, faiss.METRIC_INNER_PRODUCT)
+        else:
+            self.index = faiss.IndexIVFScalarQuantizer(self._quantizer, dims, lists, faiss.ScalarQuantizer.QT_4bit,
+                                                       faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(seed).permutation(self.size)[: 40 * lists]
         with _FAISS_LOCK:
             faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -68,5 +80,51 @@ class DenseANN:
 
     @property
     def nbytes(self) -> int:
-        """Memory the 8-bit codes and row ids take (about)."""
+        """Memory the codes and row ids take (about)."""
         return int(self.index.ntotal * (self.index.code_size + 8))
+
+
+class Int8Rows:
+    """A large index's sentence or window vectors: each row as int8 codes with one float32 scale (a quarter of
+    float32, half of float16). Reading rows (`m[rows]`, `m[a:b]`) gives float32: codes × scale, within half a
+    step (scale / 2) of the original in each dimension."""
+
+    def __init__(self, matrix: np.ndarray, step: int = 65_536) -> None:
+        rows, dims = matrix.shape
+        self.codes = np.empty((rows, dims), dtype=np.int8)
+        self.scales = np.empty(rows, dtype=np.float32)
+        for start in range(0, rows, step):  # in slices: no float32 copy of the whole matrix at once
+            part = np.asarray(matrix[start : start + step], dtype=np.float32)
+            top = np.abs(part).max(axis=1) if part.size else np.zeros(len(part), dtype=np.float32)
+            scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
+            self.codes[start : start + step] = np.rint(part / scale[:, None])
+            self.scales[start : start + step] = scale
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape
+
+    @property
+    def size(self) -> int:
+        return self.codes.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.codes.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return self.codes.nbytes + self.scales.nbytes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self.codes[key].astype(np.float32) * self.scales[key][..., None]
+
+    def __matmul__(self, vector: np.ndarray) -> np.ndarray:
+        """Every row's inner product with `vector` (in slices)."""
+        vector = np.asarray(vector, dtype=np.float32)
+        step = 65_536
+        return np.concatenate([self[start : start + step] @ vector for start in range(0, len(self), step)]
+                              or [np.zeros(0, dtype=np.float32)])

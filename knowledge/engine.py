@@ -11,7 +11,7 @@ from typing import Callable, Collection, Sequence
 from knowledge.batching import batcher_for
 from knowledge.conversation import continues
 from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, adaptation_beside, embed_cached, file_id
-from knowledge.index import Index, build_index
+from knowledge.index import Index, build_index, passage_keys
 from knowledge.labelled import LabelledItem, shipped_items
 from knowledge.memory import Memory, build_memory, memory_text
 from knowledge.models import Answer, Article, Passage, Turn
@@ -34,10 +34,12 @@ class Engine:
         self.ranker = ranker or fallback_ranker()
         self.memory = memory or Memory.empty()
         self._lock = threading.Lock()
-        self._passages_by_id = {p.id: p for p in index.passages}
-        self._passages_by_article: dict[str, list[Passage]] = {}
-        for passage in index.passages:
-            self._passages_by_article.setdefault(passage.article_id, []).append(passage)
+        # Passage rows, not passages: a large index makes each passage when it is read (knowledge.index.PassageTable).
+        self._passages_by_id: dict[str, int] = {}
+        self._passages_by_article: dict[str, list[int]] = {}
+        for row, (passage_id, article_id) in enumerate(passage_keys(index.passages)):
+            self._passages_by_id[passage_id] = row
+            self._passages_by_article.setdefault(article_id, []).append(row)
 
     @classmethod
     def open(
@@ -112,11 +114,12 @@ class Engine:
 
     def passages_for(self, article_id: str) -> tuple[Passage, ...]:
         """The passages of one article, in order."""
-        return tuple(self._passages_by_article.get(article_id, ()))
+        return tuple(self.index.passages[row] for row in self._passages_by_article.get(article_id, ()))
 
     def passage(self, passage_id: str) -> Passage | None:
         """One passage by id."""
-        return self._passages_by_id.get(passage_id)
+        row = self._passages_by_id.get(passage_id)
+        return None if row is None else self.index.passages[row]
 
     def continues(self, question: str, previous: str | None) -> bool:
         """Whether a question reads as a follow-up of the previous one (else it starts a new conversation)."""

@@ -11,7 +11,9 @@ from typing import Callable
 
 import numpy as np
 
-from knowledge.ann import ANN_MIN_SENTENCES, DenseANN, fused_vectors
+from collections.abc import Sequence
+
+from knowledge.ann import ANN_MIN_SENTENCES, DenseANN, Int8Rows, fused_vectors
 from knowledge.articles import load_articles
 from knowledge.heap import trim
 from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
@@ -94,6 +96,8 @@ class Index:
     names: frozenset[str] = frozenset()  # lowercase words the articles write capitalised mid-sentence
     ann: DenseANN | None = None  # large indexes only: candidates by approximate search, vectors kept as float16
     _stems: dict = field(default_factory=dict, repr=False, compare=False)  # memo: (kind, row) -> stemmed words
+    _article_of: dict = field(default_factory=dict, repr=False, compare=False)  # many articles: id -> article
+    _passage_of: dict = field(default_factory=dict, repr=False, compare=False)  # PassageTable: id -> row
 
     def window_text(self, row: int) -> str:
         """The verbatim text of sentence `row` with its neighbours (its window)."""
@@ -119,9 +123,102 @@ class Index:
             self._stems[key] = {stem(w) for w in content_words(self.sentences[row].text)}
         return self._stems[key]
 
+    def passage_rows(self, passage_ids) -> frozenset[int]:
+        """Rows of the passages with these ids."""
+        wanted = set(passage_ids)
+        if not isinstance(self.passages, PassageTable):
+            return frozenset(i for i, p in enumerate(self.passages) if p.id in wanted)
+        if not self._passage_of:  # a large index: by a dictionary, made once
+            self._passage_of = {pid: row for row, (pid, _) in enumerate(passage_keys(self.passages))}
+        return frozenset(self._passage_of[i] for i in wanted if i in self._passage_of)
+
     def article(self, article_id: str) -> Article | None:
         """Find an article by id."""
-        return next((a for a in self.articles if a.id == article_id), None)
+        if len(self.articles) < 64:
+            return next((a for a in self.articles if a.id == article_id), None)
+        if len(self._article_of) != len(self.articles):  # many articles: by a dictionary (the list never changes)
+            self._article_of = {a.id: a for a in reversed(self.articles)}  # the first of equal ids wins, as above
+        return self._article_of.get(article_id)
+
+
+class SentenceTable(Sequence):
+    """A large index's sentences as columns (article row, position, start, end): each `Sentence` is made when read,
+    its text cut from the article body (as `split_sentences` cuts it), instead of one object per sentence kept."""
+
+    def __init__(self, sentences: list[Sentence], articles: list[Article]) -> None:
+        row_of = {a.id: n for n, a in enumerate(articles)}
+        self.articles = articles
+        self.article = np.fromiter((row_of[s.article_id] for s in sentences), dtype=np.int32, count=len(sentences))
+        self.position = np.fromiter((s.index for s in sentences), dtype=np.int32, count=len(sentences))
+        self.start = np.fromiter((s.start for s in sentences), dtype=np.int64, count=len(sentences))
+        self.end = np.fromiter((s.end for s in sentences), dtype=np.int64, count=len(sentences))
+
+    @classmethod
+    def fits(cls, sentences: list[Sentence], articles: list[Article]) -> bool:
+        """True when every sentence's text is its article's body between its offsets (nothing would change)."""
+        by_id = {a.id: a for a in articles}
+        return all(by_id[s.article_id].body[s.start : s.end] == s.text for s in sentences)
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(len(self)))]
+        row = int(row)
+        if row < 0:
+            row += len(self)
+        article = self.articles[int(self.article[row])]
+        start, end = int(self.start[row]), int(self.end[row])
+        return Sentence(article.id, int(self.position[row]), start, end, article.body[start:end])
+
+
+class PassageTable(Sequence):
+    """A large index's passages as columns (article row, position, start, end, first sentence, sentence count):
+    each `Passage` is made when read, its id and text as `build_passages` makes them."""
+
+    def __init__(self, passages: list[Passage], articles: list[Article]) -> None:
+        row_of = {a.id: n for n, a in enumerate(articles)}
+        count = len(passages)
+        self.articles = articles
+        self.article = np.fromiter((row_of[p.article_id] for p in passages), dtype=np.int32, count=count)
+        self.position = np.fromiter((p.position for p in passages), dtype=np.int32, count=count)
+        self.start = np.fromiter((p.start for p in passages), dtype=np.int64, count=count)
+        self.end = np.fromiter((p.end for p in passages), dtype=np.int64, count=count)
+        self.first = np.fromiter((p.sentence_indexes[0] if p.sentence_indexes else 0 for p in passages),
+                                 dtype=np.int32, count=count)
+        self.sentences = np.fromiter((len(p.sentence_indexes) for p in passages), dtype=np.int32, count=count)
+
+    @classmethod
+    def fits(cls, passages: list[Passage], articles: list[Article]) -> bool:
+        """True when every passage is what its columns would rebuild (id, text, consecutive sentences)."""
+        by_id = {a.id: a for a in articles}
+        return all(
+            p.id == f"{p.article_id}#{p.position}" and by_id[p.article_id].body[p.start : p.end] == p.text
+            and p.sentence_indexes == tuple(range(p.sentence_indexes[0], p.sentence_indexes[0] + len(p.sentence_indexes)))
+            for p in passages if p.sentence_indexes) and all(p.sentence_indexes for p in passages)
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(len(self)))]
+        row = int(row)
+        if row < 0:
+            row += len(self)
+        article = self.articles[int(self.article[row])]
+        start, end, position, first = int(self.start[row]), int(self.end[row]), int(self.position[row]), int(self.first[row])
+        return Passage(f"{article.id}#{position}", article.id, position, start, end, article.body[start:end],
+                       tuple(range(first, first + int(self.sentences[row]))))
+
+
+def passage_keys(passages) -> list[tuple[str, str]]:
+    """Each passage's id and article id (a PassageTable's without making its passages)."""
+    if isinstance(passages, PassageTable):
+        ids = [a.id for a in passages.articles]
+        return [(f"{ids[a]}#{p}", ids[a]) for a, p in zip(passages.article.tolist(), passages.position.tolist())]
+    return [(p.id, p.article_id) for p in passages]
 
 
 def sentence_windows(sentences: list[Sentence], sentence_passage: np.ndarray) -> list[tuple[int, int]]:
@@ -236,8 +333,12 @@ def build_index(
         seconds=time.perf_counter() - started, warnings=warnings, changed_articles=changed,
         added=added, changed=edited, removed=removed,
     )
-    return assemble_index(articles, sentences, passages, sp, matrix[:n_s], matrix[n_s : n_s + n_w],
-                          matrix[n_s + n_w :], embedder.model_name, report)
+    index = assemble_index(articles, sentences, passages, sp, matrix[:n_s], matrix[n_s : n_s + n_w],
+                           matrix[n_s + n_w :], embedder.model_name, report)
+    if index.ann is not None:  # a large index keeps columns: the sentence and passage objects and texts go now
+        del sentences, passages, sentence_texts, window_texts, passage_texts, all_texts, matrix, known
+        trim()
+    return index
 
 
 def assemble_index(
@@ -247,19 +348,27 @@ def assemble_index(
 ) -> Index:
     """The Index with everything search derives from the texts and vectors (lexical indexes, flags, stems).
 
-    From `ann_min_sentences` sentences on, candidates come from an approximate index and vectors are float16.
+    From `ann_min_sentences` sentences on, candidates come from an approximate index, vectors are kept as 8-bit
+    codes (`Int8Rows`), sentences as columns (`SentenceTable`) and window bounds as one array.
     """
     by_id = {a.id: a for a in articles}
+    article_row = {a.id: n for n, a in enumerate(articles)}
+    article_vectors = article_means(passage_vectors, [article_row[p.article_id] for p in passages], len(articles))
     ann = None
     if len(sentences) >= ann_min_sentences and len(sentences):
         ann = DenseANN(fused_vectors(sentence_vectors, window_vectors, passage_vectors[sentence_passage]))
         sentence_vectors, window_vectors, passage_vectors = (
-            np.asarray(m, dtype=np.float16) for m in (sentence_vectors, window_vectors, passage_vectors))
+            Int8Rows(m) for m in (sentence_vectors, window_vectors, passage_vectors))
     bounds = sentence_windows(sentences, sentence_passage)
     sentence_texts = [s.text for s in sentences]
     window_texts = [span_text(by_id, sentences, lo, hi) for lo, hi in bounds]
+    if ann is not None:  # large: window bounds as one array, sentences as columns (no object per sentence)
+        bounds = np.asarray(bounds, dtype=np.int32).reshape(-1, 2)
+        if SentenceTable.fits(sentences, articles):
+            sentences = SentenceTable(sentences, articles)
+        if PassageTable.fits(passages, articles):
+            passages = PassageTable(passages, articles)
     flags = [text_flags(t) for t in window_texts]
-    article_row = {a.id: n for n, a in enumerate(articles)}
     index = Index(
         articles=articles, sentences=sentences, passages=passages, sentence_passage=sentence_passage,
         window_bounds=bounds, sentence_vectors=sentence_vectors, window_vectors=window_vectors,
@@ -267,16 +376,19 @@ def assemble_index(
         sentence_lexical=LexicalIndex(sentence_texts), model_name=model_name, report=report,
         window_has_number=np.array([f[0] for f in flags], dtype=np.float32),
         window_has_name=np.array([f[1] for f in flags], dtype=np.float32),
-        sentence_position=np.array([s.index for s in sentences], dtype=np.int64),
-        passage_article=[p.article_id for p in passages],
-        sentence_article=np.array([article_row[s.article_id] for s in sentences], dtype=np.int64),
-        article_vectors=article_means(passage_vectors, [article_row[p.article_id] for p in passages], len(articles)),
+        sentence_position=(np.array([s.index for s in sentences], dtype=np.int64) if isinstance(sentences, list)
+                           else sentences.position),
+        passage_article=([p.article_id for p in passages] if isinstance(passages, list)
+                         else [articles[a].id for a in passages.article]),  # the ids are shared, not copied
+        sentence_article=(np.array([article_row[s.article_id] for s in sentences], dtype=np.int64)
+                          if isinstance(sentences, list) else sentences.article),
+        article_vectors=article_vectors,
         names=capitalised_words(sentence_texts),
         article_stems=[{stem(w) for w in content_words(" ".join((a.title, a.outlet, a.author, a.date, a.url)))}
                        for a in articles],
         ann=ann,
     )
     if ann is not None:  # the build's temporary texts and tokens leave the C heap fragmented: give it back
-        del window_texts, flags
+        del window_texts, flags, sentence_texts
         trim()
     return index

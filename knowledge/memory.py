@@ -8,6 +8,7 @@ import numpy as np
 
 from knowledge.index import Index
 from knowledge.labelled import LabelledItem
+from knowledge.rows import RowValues
 from knowledge.text import fold
 
 
@@ -41,9 +42,12 @@ class Memory:
                       tuple(self.window_rows[n] for n in keep), tuple(self.sentence_rows[n] for n in keep),
                       self.in_scope[keep])
 
-    def scores(self, vectors: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    def scores(self, vectors: list[np.ndarray], size: int, sparse: bool = False) -> tuple:
         """Per sentence row, the best similarity of a remembered question answered in its window / sentence,
-        and the best similarity to remembered in-scope and out-of-scope questions."""
+        and the best similarity to remembered in-scope and out-of-scope questions (`sparse`: the per-row values
+        as RowValues holding the remembered rows only, for large indexes)."""
+        if sparse:
+            return self._sparse_scores(vectors, size)
         window = np.zeros(size, dtype=np.float32)
         sentence = np.zeros(size, dtype=np.float32)
         if not len(self.items):
@@ -59,6 +63,25 @@ class Memory:
         best_in = float(sims[self.in_scope].max()) if self.in_scope.any() else 0.0
         best_out = float(sims[~self.in_scope].max()) if (~self.in_scope).any() else 0.0
         return window, sentence, best_in, best_out
+
+    def _sparse_scores(self, vectors: list[np.ndarray], size: int) -> tuple:
+        """`scores` with RowValues (fill 0): the same values, nothing in proportion to the index."""
+        if not len(self.items):
+            return RowValues(size, 0.0), RowValues(size, 0.0), 0.0, 0.0
+        sims = np.max(np.vstack([np.einsum("ij,j->i", self.vectors, v) for v in vectors]), axis=0)  # one thread
+        best = np.argsort(-sims)[:64]
+        out = []
+        for per_item in (self.window_rows, self.sentence_rows):
+            rows = np.concatenate([np.zeros(0, dtype=np.int64)] + [per_item[n] for n in best]).astype(np.int64)
+            values = np.concatenate([np.zeros(0, dtype=np.float32)] +
+                                    [np.full(per_item[n].size, sims[n], dtype=np.float32) for n in best])
+            unique, inverse = np.unique(rows, return_inverse=True)
+            top = np.zeros(len(unique), dtype=np.float32)  # rows start at 0, as the full arrays do
+            np.maximum.at(top, inverse, values)
+            out.append(RowValues(size, 0.0, unique, top))
+        best_in = float(sims[self.in_scope].max()) if self.in_scope.any() else 0.0
+        best_out = float(sims[~self.in_scope].max()) if (~self.in_scope).any() else 0.0
+        return out[0], out[1], best_in, best_out
 
 
 def recalled(memory: "Memory", vectors: list[np.ndarray], threshold: float) -> LabelledItem | None:

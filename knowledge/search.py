@@ -14,6 +14,7 @@ from knowledge.labelled import LabelledItem
 from knowledge.memory import Memory, recalled
 from knowledge.models import Answer, Quote, Turn
 from knowledge.ranker import Ranker
+from knowledge.rows import RowValues, maximum
 from knowledge.text import STOPWORDS
 
 QUOTE_MAX_CHARS = 620
@@ -143,13 +144,12 @@ def shown_passages(index: Index, previous: Sequence[Turn | str]) -> frozenset[in
     last = previous[-1] if previous else None
     if not isinstance(last, Turn) or not last.passage_ids:
         return frozenset()
-    wanted = set(last.passage_ids)
-    return frozenset(i for i, p in enumerate(index.passages) if p.id in wanted)
+    return index.passage_rows(last.passage_ids)
 
 
 def candidate_rows(index: Index, base: np.ndarray, extra: np.ndarray, count: int) -> np.ndarray:
     """The best `count` rows by the hand-set fusion, plus `extra`, with their windows' neighbours."""
-    top = np.argsort(-base)[:count] if index.ann is None else top_rows(base, count, np.flatnonzero(base > -np.inf))
+    top = np.argsort(-base)[:count] if index.ann is None else top_rows(base, count)  # large: the scored rows
     rows = set(int(r) for r in top) | set(int(r) for r in extra)
     for r in list(rows):
         lo, hi = index.window_bounds[r]
@@ -181,10 +181,11 @@ def gather(
         context = query_signals(index, context_vector, context_text(question, previous))
     shown = shown_passages(index, previous)
     vectors = [question_vector] + ([context_vector] if context is not None else [])
-    memory_window, memory_sentence, memory_in, memory_out = memory.scores(vectors, len(index.sentences))
-    base = signals.base if context is None else np.maximum(signals.base, context.base)
+    memory_window, memory_sentence, memory_in, memory_out = memory.scores(vectors, len(index.sentences),
+                                                                          sparse=index.ann is not None)
+    base = signals.base if context is None else maximum(signals.base, context.base)
     extra = [np.argsort(-memory_window)[:8] if index.ann is None else
-             top_rows(memory_window, 8, np.flatnonzero(memory_window))]  # a large index: remembered rows only
+             top_rows(memory_window, 8)]  # a large index: remembered rows only
     same = recalled(memory, vectors[:1], RECALL_SIMILARITY) if context is None else None
     if same is not None and same.in_scope:
         extra.append(memory.window_rows[memory.items.index(same)])
@@ -219,9 +220,13 @@ def rank(
         p_sentence = p_sentence + np.isin(rows, memory.sentence_rows[remembered])
     order = np.argsort(-p_window, kind="stable")
     size = len(index.sentences)
-    window = np.full(size, -1.0)
-    sentence = np.full(size, -1.0)
-    window[rows], sentence[rows] = p_window, p_sentence
+    if index.ann is not None:  # a large index: per-row values for the candidates only (rows are sorted)
+        window = RowValues(size, -1.0, rows, p_window, np.float64)
+        sentence = RowValues(size, -1.0, rows, p_sentence, np.float64)
+    else:
+        window = np.full(size, -1.0)
+        sentence = np.full(size, -1.0)
+        window[rows], sentence[rows] = p_window, p_sentence
     q_features = question_row(question, found.signals, p_window, rows[order], index, found.memory_in,
                               found.memory_out, found.context)
     answerable = float(ranker.abstain.predict(q_features)[0])

@@ -47,18 +47,24 @@ def tiny_index(passages: int, threshold: int, dims: int = 32):
 
 
 def test_exact_below_the_threshold_and_approximate_above() -> None:
-    small = tiny_index(50, threshold=1000)
+    small = tiny_index(200, threshold=1000)  # more sentences than the approximate search fetches
     assert small.ann is None and small.sentence_vectors.dtype == np.float32
     vector = small.sentence_vectors[3]
     signals = query_signals(small, vector, "gas pipeline")
     assert signals.known is None
     assert np.array_equal(signals.sentence_sim, small.sentence_vectors @ vector)  # every row, exactly as before
-    large = tiny_index(50, threshold=100)
+    large = tiny_index(200, threshold=100)
     assert large.ann is not None
-    assert {large.sentence_vectors.dtype, large.window_vectors.dtype, large.passage_vectors.dtype} == {np.dtype("float16")}
+    assert large.sentence_vectors.dtype == large.window_vectors.dtype == large.passage_vectors.dtype == np.int8
+    assert np.abs(large.sentence_vectors[:] - small.sentence_vectors).max() <= large.sentence_vectors.scales.max() / 2 + 1e-7
+    assert isinstance(large.window_bounds, np.ndarray) and [tuple(b) for b in large.window_bounds] == small.window_bounds
+    assert len(large.sentences) == len(small.sentences) and list(large.sentences) == small.sentences  # columns
+    assert len(large.passages) == len(small.passages) and list(large.passages) == small.passages
+    assert large.passage_rows(["a#3", "a#7", "nope"]) == small.passage_rows(["a#3", "a#7", "nope"]) == {3, 7}
     signals = query_signals(large, large.sentence_vectors[3].astype(np.float32), "gas pipeline")
-    assert signals.known is not None and 0 < signals.known.sum() < len(large.sentences)
-    assert signals.known[3] and (signals.sentence_sim[~signals.known] == -1).all()
+    assert signals.known is not None and 0 < len(signals.known) < len(large.sentences)
+    unknown = np.setdiff1d(np.arange(len(large.sentences)), signals.known)
+    assert 3 in signals.known and (signals.sentence_sim[unknown] == -1).all()
 
 
 def test_the_approximate_search_finds_the_exact_dense_top_10() -> None:
@@ -97,16 +103,27 @@ def _memory():
 
 
 def test_the_articles_stay_exact_and_forced_approximate_search_agrees(engine) -> None:
+    import json
+    from pathlib import Path
+
+    from knowledge.engine import Engine
+
     index = engine.index
     assert index.ann is None and index.sentence_vectors.dtype == np.float32  # a few hundred sentences: exact
     forced = assemble_index(index.articles, index.sentences, index.passages, index.sentence_passage,
                             index.sentence_vectors, index.window_vectors, index.passage_vectors, index.model_name,
                             index.report, ann_min_sentences=0)
     assert forced.ann is not None
-    questions = ["What currencies do Russia and China use for their trade?", "who is Kurt Campbell?",
-                 "what does russia mostly sell to china?", "How many people live in Vladivostok?"]
-    vectors = engine.embed(questions)
-    for question, vector in zip(questions, vectors):
-        exact = search(index, question, vector, engine.ranker, engine.memory)
-        approximate = search(forced, question, vector, engine.ranker, engine.memory)
-        assert approximate.passage_ids == exact.passage_ids and approximate.abstained == exact.abstained
+    assert type(forced.sentences).__name__ == "SentenceTable" and type(forced.passages).__name__ == "PassageTable"
+    approximate = Engine(forced, engine.embedder, engine.ranker, engine.memory)
+    assert [approximate.passage(p.id) for p in index.passages] == list(index.passages)
+    assert all(approximate.passages_for(a.id) == engine.passages_for(a.id) for a in index.articles)
+    dev = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "dev.jsonl"
+    items = [json.loads(line) for line in dev.read_text().splitlines() if line.strip()]
+    assert len(items) >= 50
+    for item in items:  # every dev question, follow-ups with their conversation, as the bot asks them
+        previous = [item["previous"]] if isinstance(item.get("previous"), str) else list(item.get("previous") or [])
+        exact, approx = (e.ask(item["question"], previous=previous) for e in (engine, approximate))
+        assert approx.passage_ids == exact.passage_ids and approx.abstained == exact.abstained, item["question"]
+        assert [q.text for q in approx.quotes] == [q.text for q in exact.quotes]
+        assert [q.highlight for q in approx.quotes] == [q.highlight for q in exact.quotes]
