@@ -141,7 +141,26 @@ class Index:
         return self._article_of.get(article_id)
 
 
-class SentenceTable(Sequence):
+class ColumnTable(Sequence):
+    """A list-like view of rows stored as columns; subclasses make one item from a row."""
+
+    start: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(len(self)))]
+        row = int(row)
+        return self.row(row + len(self) if row < 0 else row)
+
+    def row(self, row: int):
+        """The item at a non-negative row."""
+        raise NotImplementedError
+
+
+class SentenceTable(ColumnTable):
     """A large index's sentences as columns (article row, position, start, end): each `Sentence` is made when read,
     its text cut from the article body (as `split_sentences` cuts it), instead of one object per sentence kept."""
 
@@ -159,21 +178,14 @@ class SentenceTable(Sequence):
         by_id = {a.id: a for a in articles}
         return all(by_id[s.article_id].body[s.start : s.end] == s.text for s in sentences)
 
-    def __len__(self) -> int:
-        return len(self.start)
-
-    def __getitem__(self, row):
-        if isinstance(row, slice):
-            return [self[r] for r in range(*row.indices(len(self)))]
-        row = int(row)
-        if row < 0:
-            row += len(self)
+    def row(self, row: int) -> Sentence:
+        """The sentence at a non-negative row."""
         article = self.articles[int(self.article[row])]
         start, end = int(self.start[row]), int(self.end[row])
         return Sentence(article.id, int(self.position[row]), start, end, article.body[start:end])
 
 
-class PassageTable(Sequence):
+class PassageTable(ColumnTable):
     """A large index's passages as columns (article row, position, start, end, first sentence, sentence count):
     each `Passage` is made when read, its id and text as `build_passages` makes them."""
 
@@ -198,15 +210,8 @@ class PassageTable(Sequence):
             and p.sentence_indexes == tuple(range(p.sentence_indexes[0], p.sentence_indexes[0] + len(p.sentence_indexes)))
             for p in passages if p.sentence_indexes) and all(p.sentence_indexes for p in passages)
 
-    def __len__(self) -> int:
-        return len(self.start)
-
-    def __getitem__(self, row):
-        if isinstance(row, slice):
-            return [self[r] for r in range(*row.indices(len(self)))]
-        row = int(row)
-        if row < 0:
-            row += len(self)
+    def row(self, row: int) -> Passage:
+        """The passage at a non-negative row."""
         article = self.articles[int(self.article[row])]
         start, end, position, first = int(self.start[row]), int(self.end[row]), int(self.position[row]), int(self.first[row])
         return Passage(f"{article.id}#{position}", article.id, position, start, end, article.body[start:end],
