@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from abc import abstractmethod
 from collections.abc import Sequence
 
 from knowledge.ann import ANN_MIN_SENTENCES, DenseANN, Int8Rows, fused_vectors
@@ -155,9 +156,9 @@ class ColumnTable(Sequence):
         row = int(row)
         return self.row(row + len(self) if row < 0 else row)
 
+    @abstractmethod
     def row(self, row: int):
         """The item at a non-negative row."""
-        raise NotImplementedError
 
 
 class SentenceTable(ColumnTable):
