@@ -88,9 +88,10 @@ def styled_quote(quote: Quote, color: bool) -> str:
 
 def render_answer(answer: Answer, color: bool = False, width: int = 100) -> str:
     """Readable terminal text: each quote with its answering sentence marked, and its source."""
+    read_as = f"(Read as: {answer.read_as})\n" if answer.read_as else ""
     if answer.abstained:
-        return f"The articles don't cover this. ({answer.reason})"
-    blocks = []
+        return f"{read_as}The articles don't cover this. ({answer.reason})"
+    blocks = [read_as.strip()] if read_as else []
     for n, quote in enumerate(answer.quotes, 1):
         body = "\n".join(
             textwrap.fill(para, width=width, initial_indent="  > ", subsequent_indent="  > ")
@@ -121,6 +122,8 @@ def answer_json(answer: Answer, item_id: object = None) -> dict:
     if item_id is not None:
         data["id"] = item_id
     data["question"] = answer.question
+    if answer.read_as:
+        data["read_as"] = answer.read_as
     data["abstained"] = answer.abstained
     if answer.abstained:
         data["reason"] = answer.reason

@@ -265,13 +265,19 @@ def _footer(*parts: str) -> str:
     return clip(" · ".join(neutralise_mentions(one_line(clean(p))) for p in parts if p.strip()), FOOTER_LIMIT)
 
 
+def read_as(answer: Answer) -> str:
+    """"Read as: …" when the engine corrected typos in the question, else nothing."""
+    return f"Read as: {answer.read_as}" if answer.read_as.strip() else ""
+
+
 def answer_embed(answer: Answer, *, asked_by: str = "", kind: str = "ask", note: str = "") -> discord.Embed:
     """The answer card: question as title, quotes as block quotes, sources linked."""
     prefix = {"more": "More quotes: ", "followup": "↪ "}.get(kind, "")
     embed = discord.Embed(title=_title(prefix, answer.question), colour=ANSWER_COLOUR)
     embed.description = quotes_description(answer.quotes)
     asker = f"Asked by {asked_by}" if asked_by.strip() else ""
-    embed.set_footer(text=_footer(note, asker, "Verbatim quotes from the articles; the answering sentence is in bold."))
+    embed.set_footer(text=_footer(note, asker, read_as(answer),
+                                  "Verbatim quotes from the articles; the answering sentence is in bold."))
     return embed
 
 
@@ -286,7 +292,7 @@ def abstain_embed(answer: Answer, *, asked_by: str = "", kind: str = "ask", note
         lines.append(clip(escape_text(one_line(answer.reason)), 500))
     lines.append("Use `/sources` to see what the articles are about, or rephrase your question.")
     embed.description = "\n".join(lines)
-    footer = _footer(note, f"Asked by {asked_by}" if asked_by.strip() else "")
+    footer = _footer(note, f"Asked by {asked_by}" if asked_by.strip() else "", read_as(answer))
     if footer:
         embed.set_footer(text=footer)
     return embed

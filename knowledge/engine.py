@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Collection, Sequence
 
@@ -145,8 +146,9 @@ class Engine:
         if len(question) > MAX_QUESTION_CHARS:
             return Answer(question=question[:MAX_QUESTION_CHARS], abstained=True,
                           reason=f"The question is too long (over {MAX_QUESTION_CHARS} characters).")
+        asked, question = question, self.index.lexical.corrected(question)  # typos: the articles' spelling
         previous = [p if isinstance(p, Turn) else Turn(clean_question(str(p))) for p in previous]
-        previous = [p for p in previous if p.question]
+        previous = [replace(p, question=self.index.lexical.corrected(p.question)) for p in previous if p.question]
         texts = [question]
         if previous:
             texts.append(context_text(question, previous))
@@ -168,6 +170,7 @@ class Engine:
             context_vector=vectors[1] if previous else None, exclude=exclude, limit=max(1, limit),
             rank_only=rank_only,
         )
+        answer = replace(answer, question=asked, read_as=question if question != asked else "")
         done = time.perf_counter()
         answer.timings_ms.update(embed=round((encoded - started) * 1000, 2), search=round((done - encoded) * 1000, 2),
                                  total=round((done - started) * 1000, 2))
@@ -191,5 +194,5 @@ def remember(index: Index, embedder: Embedder, items: list[LabelledItem], cache_
         cache = EmbeddingCache(cache_path)
     except Exception:  # an unusable cache file only costs embedding the questions again
         cache = EmbeddingCache(None)
-    vectors, _ = embed_cached(embedder, cache, [memory_text(i) for i in items], queries=True)
+    vectors, _ = embed_cached(embedder, cache, [index.lexical.corrected(memory_text(i)) for i in items], queries=True)
     return build_memory(index, items, vectors)

@@ -12,7 +12,8 @@ import numpy as np
 import Stemmer
 
 from knowledge.rows import RowValues
-from knowledge.text import content_words
+from knowledge.spelling import correct_spelling, corrected_word
+from knowledge.text import STOPWORDS, content_words
 
 _STEMMER = Stemmer.Stemmer("english")
 
@@ -34,6 +35,7 @@ class LexicalIndex:
             self.retriever = bm25s.BM25()
             self.retriever.index(tokens, show_progress=False)
         self.knows = lru_cache(maxsize=4096)(self._knows)  # per index: a replaced index is not kept alive
+        self.spelled = lru_cache(maxsize=4096)(self._spelled)
         self.df: Counter[str] = Counter()
         self.words: set[str] = set()
         for text in texts:
@@ -65,6 +67,15 @@ class LexicalIndex:
         if len(word) < 5:
             return False
         return bool(difflib.get_close_matches(word, self.words, n=1, cutoff=0.85))
+
+    def _spelled(self, word: str) -> str:
+        """A lowercase word as the articles spell it: itself, or the articles' word one typo away."""
+        return corrected_word(word, lambda w: w in self.words or w in STOPWORDS or stem(w) in self.df,
+                              lambda w: self.df.get(stem(w), 0) if w in self.words else 0 if w in STOPWORDS else None)
+
+    def corrected(self, text: str) -> str:
+        """A question with its typos corrected to the articles' words (see knowledge/spelling.py)."""
+        return correct_spelling(text, self.spelled)
 
     def idf(self, word: str) -> float:
         """Inverse document frequency of a word (unknown words get the maximum)."""

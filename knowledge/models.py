@@ -80,6 +80,7 @@ class Answer:
     reason: str = ""  # why it abstained (empty when it answered)
     confidence: float = 0.0
     timings_ms: dict = field(default_factory=dict, compare=False)
+    read_as: str = ""  # the question with its typos corrected, when that differs from what was asked
 
     @property
     def passage_ids(self) -> tuple[str, ...]:

@@ -42,18 +42,20 @@ def prepare(engine: Engine, items: Sequence[LabelledItem]) -> list[Prepared]:
     """Embed every question (and its conversation) once, and locate its answer spans in the index."""
     from knowledge.memory import locate
 
+    spelled = engine.index.lexical.corrected  # as Engine.ask corrects a question's typos
     texts = []
     for item in items:
-        texts.append(item.question)
-        texts.append(context_text(item.question, list(item.previous)) if item.previous else item.question)
-        texts.append(item.previous[-1] if item.previous else item.question)
+        question, earlier = spelled(item.question), [spelled(p) for p in item.previous]
+        texts.append(question)
+        texts.append(context_text(question, earlier) if earlier else question)
+        texts.append(earlier[-1] if earlier else question)
     vectors = engine.embed(texts)
     item_groups = groups(list(items))
     prepared = []
     for n, item in enumerate(items):
         previous: tuple[Turn, ...] = ()
         if item.previous:
-            earlier = query_signals(engine.index, vectors[3 * n + 2], item.previous[-1])
+            earlier = query_signals(engine.index, vectors[3 * n + 2], spelled(item.previous[-1]))
             shown = []
             for row in np.argsort(-earlier.base):
                 pid = engine.index.passages[int(engine.index.sentence_passage[row])].id
@@ -61,10 +63,10 @@ def prepare(engine: Engine, items: Sequence[LabelledItem]) -> list[Prepared]:
                     shown.append(pid)
                 if len(shown) == 3:
                     break
-            previous = (*(Turn(p) for p in item.previous[:-1]), Turn(item.previous[-1], tuple(shown)))
+            previous = (*(Turn(spelled(p)) for p in item.previous[:-1]), Turn(spelled(item.previous[-1]), tuple(shown)))
         window_rows, sentence_rows = locate(engine.index, item.answer_contains)
         prepared.append(Prepared(
-            item=item, group=item_groups[n], question=item.question, vector=vectors[3 * n],
+            item=item, group=item_groups[n], question=spelled(item.question), vector=vectors[3 * n],
             context_vector=vectors[3 * n + 1] if item.previous else None, previous=previous,
             window_rows=window_rows, sentence_rows=sentence_rows,
         ))

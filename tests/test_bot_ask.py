@@ -180,3 +180,16 @@ async def test_a_locked_log_still_answers(emulator, make_bot, bot_settings, bot_
     err = capsys.readouterr().err
     assert err.count("interaction log: cannot write") == 1 and "locked" in err
     assert bot_errors.take()
+
+
+async def test_a_question_with_a_typo_is_answered_and_says_how_it_was_read(quote_bot, emulator, bot_settings) -> None:
+    question = "When did Putin arrive in Beijng?"
+    rec = await emulator.slash("ask", {"question": question}, user="alice")
+    await rec.wait_final(10)
+    embed = rec.message["embeds"][0]
+    assert_within_limits(rec.message)
+    assert embed["title"] == question  # shown as asked
+    assert embed["description"].startswith("> ")  # answered, not refused as an unknown name
+    assert "Read as: When did Putin arrive in Beijing?" in embed["footer"]["text"]
+    row = await wait_row(bot_settings.database_path, rec.id)
+    assert (row["question"], row["abstained"]) == (question, 0)  # the log keeps what the member typed
