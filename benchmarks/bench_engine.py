@@ -115,8 +115,7 @@ def bench_real(rounds: int) -> str:
 def synthetic_index(passages: int, per_passage: int, topics: np.ndarray, vocabulary: list[str]):
     """An Index of random sentences with vectors shaped like real ones (see bench_ann.structured_vectors)."""
     from bench_ann import structured_vectors
-    from knowledge.heap import trim
-    from knowledge.index import BuildReport, assemble_index
+    from knowledge.index import BuildReport, assemble_index, settle
     from knowledge.models import Article, Passage, Sentence
 
     pick = random.Random(0)
@@ -147,7 +146,7 @@ def synthetic_index(passages: int, per_passage: int, topics: np.ndarray, vocabul
                            "synthetic", BuildReport())
     if index.ann is not None:  # as build_index does: the objects the index kept as columns go, and the heap with them
         del sentences, passage_rows, sentence, window, passage
-        trim()
+        settle(index)
     return index
 
 

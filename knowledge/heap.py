@@ -36,6 +36,12 @@ def tune() -> bool:
     return _tuned
 
 
+def fresh(text: str) -> str:
+    """A copy of a string made now (not the same object): long-lived strings made during a large build, copied
+    once its temporaries are freed, no longer keep the arenas they were first allocated in."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+
+
 def trim() -> bool:
     """Return free heap pages of every malloc arena to the system; False when this C library can't."""
     return bool(_MALLOC_TRIM is not None and _MALLOC_TRIM(0))

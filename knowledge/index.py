@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -16,9 +17,9 @@ from collections.abc import Sequence
 
 from knowledge.ann import ANN_MIN_SENTENCES, DenseANN, Int8Rows, fused_vectors
 from knowledge.articles import load_articles
-from knowledge.heap import trim
+from knowledge.heap import fresh, trim
 from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
-from knowledge.lexical import LexicalIndex, stem
+from knowledge.lexical import LexicalIndex, forget_stems, stem
 from knowledge.models import Article, Passage, Sentence
 from knowledge.passages import build_passages, split_sentences
 from knowledge.text import STOPWORDS, content_words, text_flags
@@ -343,8 +344,29 @@ def build_index(
                            matrix[n_s + n_w :], embedder.model_name, report)
     if index.ann is not None:  # a large index keeps columns: the sentence and passage objects and texts go now
         del sentences, passages, sentence_texts, window_texts, passage_texts, all_texts, matrix, known
-        trim()
+        del sentence_passage, bounds, by_id, titles
+        settle(index)
     return index
+
+
+def settle(index: Index) -> None:
+    """Once a large build's temporaries are freed: make the index's long-lived small objects (articles, their ids,
+    vocabularies, names, stems) anew, so they sit together instead of each keeping one of the arenas the
+    temporaries filled, and give the freed heap back to the system."""
+    index.articles[:] = [replace(a, **{f.name: fresh(getattr(a, f.name)) for f in fields(a) if f.name != "body"})
+                         for a in index.articles]  # in place: the sentence and passage tables share the list
+    if isinstance(index.passages, PassageTable):
+        index.passage_article = [index.articles[a].id for a in index.passages.article.tolist()]
+    else:
+        index.passage_article = [fresh(a) for a in index.passage_article]
+    index._article_of, index._passage_of = {}, {}
+    index.names = frozenset(fresh(w) for w in index.names)
+    index.article_stems = [{fresh(w) for w in stems} for stems in index.article_stems]
+    index.lexical.settle()
+    index.sentence_lexical.settle()
+    forget_stems()
+    gc.collect()
+    trim()
 
 
 def assemble_index(
@@ -355,7 +377,8 @@ def assemble_index(
     """The Index with everything search derives from the texts and vectors (lexical indexes, flags, stems).
 
     From `ann_min_sentences` sentences on, candidates come from an approximate index, vectors are kept as 8-bit
-    codes (`Int8Rows`), sentences as columns (`SentenceTable`) and window bounds as one array.
+    codes (`Int8Rows`), sentences as columns (`SentenceTable`), window bounds as one array and BM25 postings
+    compactly (`lexical.Postings`); the caller calls `settle` once it has freed the objects it built the index from.
     """
     by_id = {a.id: a for a in articles}
     article_row = {a.id: n for n, a in enumerate(articles)}
@@ -378,8 +401,8 @@ def assemble_index(
     index = Index(
         articles=articles, sentences=sentences, passages=passages, sentence_passage=sentence_passage,
         window_bounds=bounds, sentence_vectors=sentence_vectors, window_vectors=window_vectors,
-        passage_vectors=passage_vectors, lexical=LexicalIndex(window_texts),
-        sentence_lexical=LexicalIndex(sentence_texts), model_name=model_name, report=report,
+        passage_vectors=passage_vectors, lexical=LexicalIndex(window_texts, compact=ann is not None),
+        sentence_lexical=LexicalIndex(sentence_texts, compact=ann is not None), model_name=model_name, report=report,
         window_has_number=np.array([f[0] for f in flags], dtype=np.float32),
         window_has_name=np.array([f[1] for f in flags], dtype=np.float32),
         sentence_position=(np.array([s.index for s in sentences], dtype=np.int64) if isinstance(sentences, list)

@@ -11,11 +11,13 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from knowledge.heap import fresh
 from knowledge.rows import RowValues
 from knowledge.spelling import correct_spelling, corrected_word
 from knowledge.text import STOPWORDS, content_words
 
 _STEMMER = Stemmer.Stemmer("english")
+STEMMER_CACHE = _STEMMER.maxCacheSize
 
 
 @lru_cache(maxsize=20000)
@@ -24,16 +26,76 @@ def stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
-class LexicalIndex:
-    """BM25 over a list of texts, plus document frequencies of stemmed words."""
+def forget_stems() -> None:
+    """Empty the stem memos (ours and the stemmer's): after a large build their strings lie scattered among the
+    build's freed temporaries, each keeping a whole arena of the small-object heap; they refill when used."""
+    stem.cache_clear()
+    _STEMMER.maxCacheSize = 0  # PyStemmer empties its cache when the size is set to 0
+    _STEMMER.maxCacheSize = STEMMER_CACHE
 
-    def __init__(self, texts: list[str]):
+
+class Postings:
+    """bm25s's postings (float32 score and int32 text row each, by word) in 4 bytes a posting instead of 8, giving
+    the same float32 scores bit for bit: each score as a 16-bit code into its word's table of distinct scores, each
+    row as its low 16 bits, the high part given by where the word's postings cross a multiple of 65,536 rows."""
+
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, size: int, shift: int = 16,
+                 levels: int = 65_536) -> None:
+        words = len(indptr) - 1
+        word = np.repeat(np.arange(words, dtype=np.int64), np.diff(indptr))
+        self.size, self.shift, self.blocks = int(size), shift, max(1, -(-int(size) // (1 << shift)))
+        keys = (word << 32) | data.astype(np.float32).view(np.uint32).astype(np.int64)
+        distinct, codes = np.unique(keys, return_inverse=True)  # sorted by word, then by the score's bits
+        self.table = (distinct & 0xFFFFFFFF).astype(np.uint32).view(np.float32)
+        self.table_start = np.searchsorted(distinct >> 32, np.arange(words + 1))
+        codes = codes.reshape(-1) - self.table_start[word]
+        self.codes = codes.astype(np.uint16) if np.diff(self.table_start).max(initial=0) <= levels else None
+        self.data = None if self.codes is not None else data.astype(np.float32)  # too many distinct scores: as is
+        self.low = (indices & ((1 << shift) - 1)).astype(np.uint16 if shift <= 16 else np.uint32)
+        block = word * self.blocks + (indices.astype(np.int64) >> shift)  # non-decreasing: rows sorted by word
+        self.bounds = np.searchsorted(block, np.arange(words * self.blocks + 1))
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the postings take."""
+        parts = (self.codes, self.data, self.low, self.bounds, self.table, self.table_start)
+        return sum(p.nbytes for p in parts if p is not None)
+
+    def scores(self, word_ids) -> np.ndarray:
+        """Every text's BM25 score for these word ids (repeats count again), as bm25s adds them: float32, in order."""
+        out = np.zeros(self.size, dtype=np.float32)
+        for word in np.asarray(word_ids, dtype=np.int64).tolist():
+            bounds = self.bounds[word * self.blocks : (word + 1) * self.blocks + 1]
+            start, end = int(bounds[0]), int(bounds[-1])
+            rows = self.low[start:end].astype(np.int64)
+            rows += np.repeat(np.arange(self.blocks, dtype=np.int64) << self.shift, np.diff(bounds))
+            out[rows] += self.word_scores(word, start, end)  # a word's rows are distinct: one add each, as np.add.at
+        return out
+
+    def word_scores(self, word: int, start: int, end: int) -> np.ndarray:
+        """The float32 scores of one word's postings [start, end)."""
+        if self.codes is None:
+            return self.data[start:end]
+        return self.table[self.table_start[word] + self.codes[start:end].astype(np.int64)]
+
+
+class LexicalIndex:
+    """BM25 over a list of texts, plus document frequencies of stemmed words. `compact`: postings kept as
+    `Postings` (half the memory, the same scores; for large indexes)."""
+
+    def __init__(self, texts: list[str], compact: bool = False):
         self.size = len(texts)
         self.retriever = None
+        self.postings = None
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False) if texts else None
         if tokens is not None and tokens.vocab:  # bm25s can't index texts without a single word (say, only "\u200b")
             self.retriever = bm25s.BM25()
             self.retriever.index(tokens, show_progress=False)
+        del tokens
+        if compact and self.retriever is not None:
+            scores = self.retriever.scores
+            self.postings = Postings(scores["data"], scores["indices"], scores["indptr"], scores["num_docs"])
+            self.retriever.scores = {"num_docs": scores["num_docs"]}  # bm25s's own arrays go
         self.knows = lru_cache(maxsize=4096)(self._knows)  # per index: a replaced index is not kept alive
         self.spelled = lru_cache(maxsize=4096)(self._spelled)
         self.df: Counter[str] = Counter()
@@ -50,7 +112,21 @@ class LexicalIndex:
         tokens = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)[0]
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
+        if self.postings is not None:
+            return self.postings.scores(self.retriever.get_tokens_ids(tokens))
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
+
+    def settle(self) -> None:
+        """Make the vocabularies anew (fresh strings and counts): called once the build's temporaries are freed, so
+        these long-lived small objects sit together instead of each keeping one of the freed arenas."""
+        self.df = Counter(dict(zip([fresh(w) for w in self.df], np.fromiter(self.df.values(), np.int64).tolist())))
+        self.words = {fresh(w) for w in self.words}
+        self.knows.cache_clear()
+        if self.retriever is not None:
+            vocab = self.retriever.vocab_dict
+            ids = np.fromiter(vocab.values(), np.int64, count=len(vocab)).tolist()
+            self.retriever.vocab_dict = dict(zip([fresh(w) for w in vocab], ids))
+            self.retriever.unique_token_ids_set = set(self.retriever.vocab_dict.values())
 
     def row_scores(self, query: str) -> RowValues:
         """The same scores as `scores`, kept for the texts holding a query word only (the rows that score): one pass

@@ -6,7 +6,7 @@ import numpy as np
 
 from knowledge.ann import ANN_FETCH, DenseANN, fused_vectors
 from knowledge.features import query_signals
-from knowledge.index import BuildReport, assemble_index
+from knowledge.index import BuildReport, assemble_index, settle
 from knowledge.models import Article, Passage, Sentence
 from knowledge.search import rank, search
 
@@ -110,10 +110,13 @@ def test_the_articles_stay_exact_and_forced_approximate_search_agrees(engine) ->
 
     index = engine.index
     assert index.ann is None and index.sentence_vectors.dtype == np.float32  # a few hundred sentences: exact
-    forced = assemble_index(index.articles, index.sentences, index.passages, index.sentence_passage,
+    forced = assemble_index(list(index.articles), index.sentences, index.passages, index.sentence_passage,
                             index.sentence_vectors, index.window_vectors, index.passage_vectors, index.model_name,
                             index.report, ann_min_sentences=0)
-    assert forced.ann is not None
+    assert forced.ann is not None and forced.lexical.postings is not None  # compact BM25 postings
+    settle(forced)  # as build_index does once a large build's temporaries are freed
+    assert forced.articles == index.articles and forced.names == index.names
+    assert forced.article_stems == index.article_stems and forced.passage_article == index.passage_article
     assert type(forced.sentences).__name__ == "SentenceTable" and type(forced.passages).__name__ == "PassageTable"
     approximate = Engine(forced, engine.embedder, engine.ranker, engine.memory)
     assert [approximate.passage(p.id) for p in index.passages] == list(index.passages)

@@ -63,3 +63,23 @@ def test_real_engine_reopens_from_cache(engine, engine_cache):
     reopened = Engine.open(cache_path=engine_cache)
     assert reopened.index.report.embedded == 0
     assert reopened.index.report.cached > 0
+
+
+
+def test_a_large_build_settles_its_index_and_keeps_its_answers(article_dir, tmp_path, hash_embedder, monkeypatch):
+    import numpy as np
+
+    import knowledge.index as index_module
+
+    cache = tmp_path / "index.db"
+    exact = build_index(article_dir, cache, embedder=hash_embedder)
+    assemble, settle, settled = index_module.assemble_index, index_module.settle, []
+    monkeypatch.setattr(index_module, "assemble_index", lambda *a, **k: assemble(*a, **k, ann_min_sentences=0))
+    monkeypatch.setattr(index_module, "settle", lambda index: settled.append(index) or settle(index))
+    large = build_index(article_dir, cache, embedder=HashEmbedder())
+    assert large.ann is not None and settled == [large] and large.articles == exact.articles
+    assert large.names == exact.names and large.article_stems == exact.article_stems
+    assert large.passage_article == exact.passage_article and large.lexical.df == exact.lexical.df
+    for query in ("gas pipeline", "yuan trade summit", "nothing like it"):
+        assert np.array_equal(large.lexical.scores(query), exact.lexical.scores(query))
+        assert np.array_equal(large.sentence_lexical.scores(query), exact.sentence_lexical.scores(query))
