@@ -124,9 +124,24 @@ def test_the_articles_stay_exact_and_forced_approximate_search_agrees(engine) ->
     dev = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "dev.jsonl"
     items = [json.loads(line) for line in dev.read_text().splitlines() if line.strip()]
     assert len(items) >= 50
+    knife_edges = []
     for item in items:  # every dev question, follow-ups with their conversation, as the bot asks them
         previous = [item["previous"]] if isinstance(item.get("previous"), str) else list(item.get("previous") or [])
         exact, approx = (e.ask(item["question"], previous=previous) for e in (engine, approximate))
         assert approx.passage_ids == exact.passage_ids and approx.abstained == exact.abstained, item["question"]
-        assert [q.text for q in approx.quotes] == [q.text for q in exact.quotes]
-        assert [q.highlight for q in approx.quotes] == [q.highlight for q in exact.quotes]
+        marked = [[(q.start + q.highlight[0], q.start + q.highlight[1]) for q in a.quotes] for a in (exact, approx)]
+        assert marked[0] == marked[1], item["question"]  # the same sentences in bold
+        if [q.text for q in approx.quotes] != [q.text for q in exact.quotes]:  # only on the quote floor's edge
+            knife_edges.append(item["question"])
+            assert on_floor_edge(engine, item["question"]) or on_floor_edge(approximate, item["question"])
+    assert len(knife_edges) <= 2, knife_edges
+
+
+def on_floor_edge(engine, question: str, margin: float = 1e-3) -> bool:
+    """Whether a candidate's P(window) lies within `margin` of the quote floor (int8 vectors move it ~3e-4), so that
+    widening a quote by its window or not is a coin toss between the exact and approximate paths."""
+    from knowledge.search import rank
+
+    ranking = rank(engine.index, question, engine.embed([question])[0], engine.ranker, engine.memory)
+    window = np.asarray(ranking.window[ranking.rows], dtype=float)
+    return bool(np.any(np.abs(window - engine.ranker.quote_floor) < margin))
