@@ -34,6 +34,49 @@ def forget_stems() -> None:
     _STEMMER.maxCacheSize = STEMMER_CACHE
 
 
+class CloseWords:
+    """Whether any word of a vocabulary is close to a given word: difflib's `get_close_matches(word, words, n=1,
+    cutoff)` answer, without its pass over every word in Python. Each word's letter counts sit in a matrix, so
+    difflib's own upper bounds on the similarity (length and shared letters) are checked for all words at once,
+    and the exact ratio is computed only for the few words they let through."""
+
+    def __init__(self, words, cutoff: float = 0.85, columns: int = 63) -> None:
+        self.words = sorted(words)
+        self.cutoff, self.columns = cutoff, columns
+        letters = Counter(c for w in self.words for c in set(w))
+        self.column = {c: n for n, (c, _) in enumerate(letters.most_common(columns))}  # the rest share one column
+        self.lengths = np.fromiter((len(w) for w in self.words), dtype=np.int32, count=len(self.words))
+        wide = np.zeros((len(self.words), columns + 1), dtype=np.int64)
+        for row, word in enumerate(self.words):
+            for c, n in Counter(word).items():
+                wide[row, self.column.get(c, columns)] += n
+        self.unbounded = (wide > 255).any(axis=1)  # a letter more than 255 times: always checked exactly
+        self.counts = np.minimum(wide, 255).astype(np.uint8)
+
+    def __contains__(self, word: str) -> bool:
+        """True when some word's difflib ratio against `word` is at least the cutoff."""
+        if not self.words:
+            return False
+        size = len(word)
+        total = (self.lengths + size).astype(np.float64)
+        near = 2.0 * np.minimum(self.lengths, size) >= self.cutoff * total - 1e-9  # difflib's real_quick_ratio
+        if not near.any():
+            return False
+        counts = np.zeros(self.columns + 1, dtype=np.int32)
+        for c, n in Counter(word).items():
+            counts[self.column.get(c, self.columns)] += n
+        rows = np.flatnonzero(near)
+        shared = np.minimum(self.counts[rows], counts).sum(axis=1)  # at least the letters difflib's quick_ratio shares
+        rows = rows[(2.0 * shared >= self.cutoff * total[rows] - 1e-9) | self.unbounded[rows]]
+        matcher = difflib.SequenceMatcher()
+        matcher.set_seq2(word)
+        for row in rows.tolist():
+            matcher.set_seq1(self.words[row])
+            if matcher.ratio() >= self.cutoff:
+                return True
+        return False
+
+
 class Postings:
     """bm25s's postings (float32 score and int32 text row each, by word) in 4 bytes a posting instead of 8, giving
     the same float32 scores bit for bit: each score as a 16-bit code into its word's table of distinct scores, each
@@ -104,6 +147,7 @@ class LexicalIndex:
             found = content_words(text)
             self.words.update(found)
             self.df.update({stem(w) for w in found})
+        self.close_words = CloseWords(self.words)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for the query (zeros when nothing matches)."""
@@ -121,6 +165,7 @@ class LexicalIndex:
         these long-lived small objects sit together instead of each keeping one of the freed arenas."""
         self.df = Counter(dict(zip([fresh(w) for w in self.df], np.fromiter(self.df.values(), np.int64).tolist())))
         self.words = {fresh(w) for w in self.words}
+        self.close_words = CloseWords(self.words)
         self.knows.cache_clear()
         if self.retriever is not None:
             vocab = self.retriever.vocab_dict
@@ -142,7 +187,7 @@ class LexicalIndex:
             return True
         if len(word) < 5:
             return False
-        return bool(difflib.get_close_matches(word, self.words, n=1, cutoff=0.85))
+        return word in self.close_words
 
     def _spelled(self, word: str) -> str:
         """A lowercase word as the articles spell it: itself, or the articles' word one typo away."""

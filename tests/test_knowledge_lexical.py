@@ -1,12 +1,14 @@
-"""Compact BM25 postings (large indexes) give bm25s's scores bit for bit; settling keeps an index's answers."""
+"""Compact BM25 postings (large indexes) give bm25s's scores bit for bit; settling keeps an index's answers; the
+close-word check answers as difflib does."""
 
 from __future__ import annotations
 
+import difflib
 import random
 
 import numpy as np
 
-from knowledge.lexical import LexicalIndex, Postings
+from knowledge.lexical import CloseWords, LexicalIndex, Postings
 
 WORDS = ("gas pipeline china trade yuan rouble oil price sanctions bank talks stalled power siberia export "
          "import tariff market deal summit border").split()
@@ -57,3 +59,22 @@ def test_settle_keeps_the_vocabularies() -> None:
     lexical.settle()
     assert dict(lexical.df) == df and lexical.words == words and lexical.retriever.vocab_dict == vocab
     assert np.array_equal(lexical.scores("gas trade"), before) and lexical.knows("pipelin")
+
+
+def test_close_words_answer_as_difflib_does() -> None:
+    vocabulary = ("pipeline pipelines siberia sanctions rouble yuan dependency dependent lopsided kremlin beijing "
+                  "moscow partnership partner négociations x-ray " + "b" * 300).split()
+    close = CloseWords(vocabulary)
+    pick = random.Random(3)
+    probes = ["pipelin", "siberian", "sanktions", "yaun", "zelensky", "", "q", "b" * 299, "b" * 400, "négociation"]
+    for word in vocabulary:
+        for _ in range(4):
+            letters = list(word)
+            letters[pick.randrange(len(letters))] = pick.choice("abcdeéiklmnorstuy-")
+            if pick.random() < 0.5:
+                del letters[pick.randrange(len(letters))]
+            probes.append("".join(letters))
+    for word in probes:
+        expected = bool(difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.85))
+        assert (word in close) == expected, word
+    assert "anything" not in CloseWords([])
