@@ -46,12 +46,13 @@ class CloseWords:
         letters = Counter(c for w in self.words for c in set(w))
         self.column = {c: n for n, (c, _) in enumerate(letters.most_common(columns))}  # the rest share one column
         self.lengths = np.fromiter((len(w) for w in self.words), dtype=np.int32, count=len(self.words))
-        wide = np.zeros((len(self.words), columns + 1), dtype=np.int64)
+        self.counts = np.zeros((len(self.words), columns + 1), dtype=np.uint8)
+        self.unbounded = np.zeros(len(self.words), dtype=bool)  # a letter over 255 times: always checked exactly
         for row, word in enumerate(self.words):
-            for c, n in Counter(word).items():
-                wide[row, self.column.get(c, columns)] += n
-        self.unbounded = (wide > 255).any(axis=1)  # a letter more than 255 times: always checked exactly
-        self.counts = np.minimum(wide, 255).astype(np.uint8)
+            cells = Counter(self.column.get(c, columns) for c in word)
+            for cell, n in cells.items():
+                self.counts[row, cell] = min(n, 255)
+            self.unbounded[row] = max(cells.values(), default=0) > 255
 
     def __contains__(self, word: str) -> bool:
         """True when some word's difflib ratio against `word` is at least the cutoff."""
@@ -63,8 +64,8 @@ class CloseWords:
         if not near.any():
             return False
         counts = np.zeros(self.columns + 1, dtype=np.int32)
-        for c, n in Counter(word).items():
-            counts[self.column.get(c, self.columns)] += n
+        for cell, n in Counter(self.column.get(c, self.columns) for c in word).items():
+            counts[cell] = n
         rows = np.flatnonzero(near)
         shared = np.minimum(self.counts[rows], counts).sum(axis=1)  # at least the letters difflib's quick_ratio shares
         rows = rows[(2.0 * shared >= self.cutoff * total[rows] - 1e-9) | self.unbounded[rows]]
