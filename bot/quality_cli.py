@@ -93,13 +93,24 @@ def ranker_file(settings):
     return ranker_path(settings)
 
 
-def crossfit_results(engine, items, folds: int, settings, *, final: bool = False, fold_of=None, tune_on=None):
-    """Per-item results with the model, the ranker and the memory fitted on the other folds (and the fit itself)."""
+def stored_tunings(settings) -> Path:
+    """Where fine-tuned models are kept between runs (beside the index), so `eval` then `train` fine-tune once."""
+    return Path(settings.index_path).parent / "fine-tunes"
+
+
+def crossfit_results(engine, items, folds: int, settings, *, final: bool = False, fold_of=None, tune_on=None,
+                     keep: bool = True):
+    """Per-item results with the model, the ranker and the memory fitted on the other folds (and the fit itself).
+
+    With `keep`, fine-tuned models are kept on disk and reused; pass False when the model learns from judged
+    questions (the log's), which a moderator may later delete.
+    """
     from knowledge.crossfit import cross_fit
     from knowledge.evaluate import run_pairs
 
     fitted = cross_fit(engine, items, k=folds, knowledge_dir=settings.knowledge_dir, final=final, fold_of=fold_of,
-                       tune_on=tune_on, on_step=lambda message: print(f"  {message}", file=sys.stderr, flush=True))
+                       tune_on=tune_on, stored=stored_tunings(settings) if keep else None,
+                       on_step=lambda message: print(f"  {message}", file=sys.stderr, flush=True))
     return run_pairs(fitted.pairs), fitted
 
 
@@ -137,7 +148,7 @@ def handle_eval(args: argparse.Namespace) -> int:
                 print(f"Cross-validated: {args.folds}-fold, follow-ups kept with their earlier question; the fine-tuned "
                       "model, every weight, threshold and remembered question come from the other folds "
                       f"({args.folds} fine-tunings: minutes).", flush=True)
-                results, _ = crossfit_results(engine, items, args.folds, settings)
+                results, _ = crossfit_results(engine, items, args.folds, settings, keep=not extra)
             else:
                 print(f"Cross-validated: {args.folds}-fold, follow-ups kept with their earlier question; every weight, "
                       "threshold and remembered question comes from the other folds"

@@ -7,6 +7,8 @@ MultipleNegativesRankingLoss of sentence-transformers). Only the fine-tuned tens
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import random
@@ -33,6 +35,8 @@ class TrainingPlan:
 
 
 Pair = tuple[str, str, int]  # (question text, answer text, follow-up group)
+RECIPE = "minilm-mnrl-1"  # names the training loop below: change it when the loop changes, and old files go unused
+STORED_KEPT = 6  # fine-tuned models kept on disk: the five folds of `eval` and what `train` adds to them
 
 
 def training_pairs(items: Sequence[LabelledItem], index, item_groups: Sequence[int]) -> list[Pair]:
@@ -136,3 +140,48 @@ def adaptation_meta(path: Path | str) -> dict:
 def plan_dict(plan: TrainingPlan) -> dict:
     """The plan as plain data (stored with the model)."""
     return asdict(plan)
+
+
+def tuning_key(pairs: Sequence[Pair], plan: TrainingPlan, base_name: str) -> str:
+    """What a fine-tuning depends on, hashed: the pairs, the plan, the base model and the training loop."""
+    data = {"recipe": RECIPE, "base": base_name, "plan": plan_dict(plan), "pairs": [list(p) for p in pairs]}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()[:24]
+
+
+class StoredTunings:
+    """Fine-tuned weights kept on disk by `tuning_key`, so `eval` then `train` fine-tune each fold once.
+
+    Only a shortcut: an unreadable file is ignored (and trained again), a folder that can't be written is
+    skipped, and only the STORED_KEPT most recently used files stay.
+    """
+
+    def __init__(self, folder: Path | str):
+        self.folder = Path(folder)
+
+    def path(self, key: str) -> Path:
+        """The file for one key."""
+        return self.folder / f"{key}.safetensors"
+
+    def get(self, key: str) -> dict | None:
+        """The weights stored under `key` (float32), or None."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        path = self.path(key)
+        try:
+            weights = {name: tensor.float() for name, tensor in load_file(str(path)).items()}
+            os.utime(path)  # used now: pruning keeps it
+        except (OSError, SafetensorError, ValueError, RuntimeError):
+            return None
+        return weights
+
+    def put(self, key: str, weights: dict, meta: dict) -> None:
+        """Store weights under `key` and drop the least recently used files beyond STORED_KEPT."""
+        try:
+            save_adaptation(weights, self.path(key), meta)
+            stored = sorted(self.folder.glob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in stored[STORED_KEPT:]:
+                old.unlink(missing_ok=True)
+        except OSError:  # a read-only or full disk: the weights are still in hand, and nothing half-written stays
+            with contextlib.suppress(OSError):
+                self.path(key).with_name(self.path(key).name + ".tmp").unlink(missing_ok=True)

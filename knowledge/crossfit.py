@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Collection, Sequence
 
-from knowledge.adaptation import TrainingPlan, fine_tune, training_pairs
+from knowledge.adaptation import StoredTunings, TrainingPlan, fine_tune, training_pairs, tuning_key
 from knowledge.embeddings import BASE_MODEL, Embedder, model_path
 from knowledge.engine import Engine
 from knowledge.labelled import LabelledItem, folds, groups, items_hash
@@ -53,7 +53,7 @@ def cross_fit(
     index_engine: Engine, items: Sequence[LabelledItem], k: int = 5, plan: TrainingPlan = TrainingPlan(),
     knowledge_dir: Path | str | None = None, extra_training: Sequence[LabelledItem] = (),
     final: bool = False, on_step: Callable[[str], None] | None = None, fold_of: Sequence[int] | None = None,
-    tune_on: Collection[str] | None = None,
+    tune_on: Collection[str] | None = None, stored: Path | str | None = None,
 ) -> CrossFit:
     """Out-of-fold models and ranker rows for `items`; with `final`, also the model and ranker that ship.
 
@@ -61,22 +61,32 @@ def cross_fit(
     training data, the memory and the shipped model, never a fold's test data (they have no out-of-fold rows,
     so the ranker does not learn from them). `tune_on` (item ids) limits what the model is fine-tuned on: the
     other items still train the ranker and the memory. A model fitted on the same questions before, in this
-    process, is reused.
+    process or (with `stored`, a folder) in an earlier run, is reused.
     """
     items = list(items)
     extra = list(extra_training)
     everything = items + extra
     group_of = dict(zip([i.id for i in everything], groups(everything)))
     fold_of = list(fold_of) if fold_of is not None else folds(items, k)
-    encoder = base_encoder()
+    encoder = None
+    disk = StoredTunings(stored) if stored is not None else None
     step = on_step or (lambda _message: None)
 
     def tuned(train: list[LabelledItem], tag: str) -> tuple[Engine, dict]:
+        nonlocal encoder
         train = [i for i in train if tune_on is None or i.id in tune_on]
         pairs = training_pairs(train, index_engine.index, [group_of[i.id] for i in train])
         key = (tuple(pairs), plan, str(knowledge_dir), index_engine.index.model_name)
         if key not in _TUNED:
-            weights = fine_tune(encoder, pairs, plan)
+            disk_key = tuning_key(pairs, plan, BASE_MODEL)
+            weights = disk.get(disk_key) if disk else None
+            if weights is None:
+                encoder = encoder or base_encoder()
+                weights = fine_tune(encoder, pairs, plan)
+                if disk:
+                    disk.put(disk_key, weights, {"pairs": len(pairs), "tag": tag})
+            else:
+                step(f"{tag}: reused the model fine-tuned on the same questions before (kept in {disk.folder})")
             _TUNED[key] = (adapted_engine(weights, tag, knowledge_dir), weights)
             while len(_TUNED) > TUNED_KEPT:
                 _TUNED.pop(next(iter(_TUNED)))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge.adaptation import TrainingPlan, adaptation_meta, batches, fine_tune, save_adaptation, training_pairs
+from knowledge.adaptation import (
+    STORED_KEPT, StoredTunings, TrainingPlan, adaptation_meta, batches, fine_tune, save_adaptation, training_pairs,
+    tuning_key,
+)
 from knowledge.crossfit import base_encoder, cross_fit
 from knowledge.embeddings import ADAPTED_SUFFIX, BASE_MODEL, Embedder, ModelUnavailable, file_id
 from knowledge.labelled import folds, groups, shipped_items
@@ -99,3 +102,57 @@ def test_cross_fitting_never_trains_a_fold_on_its_own_questions(engine, monkeypa
     for item, fold_engine in fitted.pairs:
         assert item.question not in {i.question for i in fold_engine.memory.items}
     assert fitted.ranker is not None and len(fitted.examples) == len(items)
+
+
+def test_stored_tunings_keep_what_they_were_given_by_what_it_was_trained_on(tuned, tmp_path):
+    pairs = [("why yuan?", "The settlements are in Yuan and Rubles.", 0)]
+    key = tuning_key(pairs, TrainingPlan(), BASE_MODEL)
+    assert key != tuning_key(pairs, TrainingPlan(epochs=3), BASE_MODEL)
+    assert key != tuning_key(pairs + [("and rubles?", "Rubles.", 1)], TrainingPlan(), BASE_MODEL)
+    store = StoredTunings(tmp_path / "fine-tunes")
+    assert store.get(key) is None
+    store.put(key, tuned, {"pairs": 1})
+    again = store.get(key)
+    assert again.keys() == tuned.keys() and all(np.array_equal(again[k].numpy(), tuned[k].numpy()) for k in tuned)
+    store.path(key).write_bytes(b"half a file")  # damaged: ignored, so the fold is simply trained again
+    assert store.get(key) is None
+
+
+def test_stored_tunings_keep_only_the_latest_and_never_fail_a_run(tmp_path):
+    import os
+
+    import torch
+
+    store = StoredTunings(tmp_path / "fine-tunes")
+    weights = {"encoder.layer.0.output.LayerNorm.bias": torch.zeros(4)}
+    for n in range(STORED_KEPT + 2):
+        store.put(f"k{n}", weights, {})
+        os.utime(store.path(f"k{n}"), (n, n))
+    kept = sorted(p.stem for p in store.folder.glob("*.safetensors"))
+    assert len(kept) == STORED_KEPT and "k0" not in kept and "k1" not in kept
+    blocked = StoredTunings(tmp_path / "a-file")
+    (tmp_path / "a-file").write_text("not a folder")
+    blocked.put("k", weights, {})  # can't be written: the run goes on without it
+    assert blocked.get("k") is None
+
+
+def test_cross_fitting_reuses_the_models_stored_by_an_earlier_run(engine, monkeypatch, tmp_path):
+    import knowledge.crossfit as crossfit
+
+    calls: list[int] = []
+
+    def counting_fine_tune(encoder, pairs, plan):
+        calls.append(len(pairs))
+        return {"embeddings.LayerNorm.bias": encoder.weights["embeddings.LayerNorm.bias"].clone()}
+
+    monkeypatch.setattr(crossfit, "fine_tune", counting_fine_tune)
+    items = shipped_items()[:40]
+    monkeypatch.setattr(crossfit, "_TUNED", {})
+    cross_fit(engine, items, k=2, stored=tmp_path)
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.safetensors"))) == 2
+    monkeypatch.setattr(crossfit, "_TUNED", {})  # a new process: only the disk remembers
+    steps: list[str] = []
+    fitted = cross_fit(engine, items, k=2, final=True, stored=tmp_path, on_step=steps.append)
+    assert len(calls) == 3  # the two folds came from disk; only the shipped model was trained
+    assert sum("reused the model fine-tuned" in s for s in steps) == 2
+    assert fitted.engine is not None and len(list(tmp_path.glob("*.safetensors"))) == 3

@@ -66,6 +66,8 @@ def test_train_writes_a_model_and_a_ranker_the_engine_loads(tmp_path, engine_cac
     assert engine.embedder.model_name == f"{DEFAULT_MODEL}@{file_id(weights)}"
     assert ranker.training["model"].startswith(DEFAULT_MODEL)
     assert not engine.ask("Which currencies do Russia and China use for trade?").abstained
+    kept = list((engine_cache.parent / "fine-tunes").glob("*.safetensors"))  # the two folds and the shipped model
+    assert len(kept) >= 3, kept  # (after `eval --folds 2` above, train reused its two folds instead of retraining)
 
 
 @pytest.mark.timeout(1200)
