@@ -12,6 +12,12 @@ from knowledge.rows import RowValues
 from knowledge.text import fold
 
 
+def similarities(vectors: np.ndarray, queries: list[np.ndarray]) -> np.ndarray:
+    """Per remembered vector, its best dot product with any query: one way (einsum, one thread) for every caller,
+    so the dense and the sparse scores agree to the last bit."""
+    return np.max(np.vstack([np.einsum("ij,j->i", vectors, q) for q in queries]), axis=0)
+
+
 def memory_text(item: LabelledItem) -> str:
     """The text a labelled question is remembered by: a follow-up carries its earlier question."""
     return " ".join([*item.previous[-1:], item.question])
@@ -52,7 +58,7 @@ class Memory:
         sentence = np.zeros(size, dtype=np.float32)
         if not len(self.items):
             return window, sentence, 0.0, 0.0
-        sims = np.max(np.vstack([self.vectors @ v for v in vectors]), axis=0)
+        sims = similarities(self.vectors, vectors)
         for n in np.argsort(-sims)[:64]:
             if self.window_rows[n].size:
                 rows = self.window_rows[n]
@@ -68,7 +74,7 @@ class Memory:
         """`scores` with RowValues (fill 0): the same values, nothing in proportion to the index."""
         if not len(self.items):
             return RowValues(size, 0.0), RowValues(size, 0.0), 0.0, 0.0
-        sims = np.max(np.vstack([np.einsum("ij,j->i", self.vectors, v) for v in vectors]), axis=0)  # one thread
+        sims = similarities(self.vectors, vectors)
         best = np.argsort(-sims)[:64]
         out = []
         for per_item in (self.window_rows, self.sentence_rows):
@@ -88,7 +94,7 @@ def recalled(memory: "Memory", vectors: list[np.ndarray], threshold: float) -> L
     """The remembered question that is the same as this one (similarity at least `threshold`), if any."""
     if not len(memory.items):
         return None
-    sims = np.max(np.vstack([memory.vectors @ v for v in vectors]), axis=0)
+    sims = similarities(memory.vectors, vectors)
     best = int(np.argmax(sims))
     return memory.items[best] if sims[best] >= threshold else None
 
