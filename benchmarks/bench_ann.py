@@ -44,7 +44,7 @@ def real_vectors() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(engine.index.passage_vectors, dtype=np.float32), engine.embed(questions)
 
 
-def structured_vectors(topics: np.ndarray, passages: int, per_passage: int = 5, seed: int = 0,
+def structured_vectors(topics: np.ndarray, passages: int, per_passage: int = 5, seed=0,
                        per_article: int = 20, flat: bool = False):
     """Sentence, window and passage unit vectors shaped like real ones: each synthetic article about its own
     subject near a real topic, its passages near that subject, their sentences near the passage (`flat`: every
@@ -72,6 +72,17 @@ def structured_vectors(topics: np.ndarray, passages: int, per_passage: int = 5, 
     window = unit(window.reshape(-1, dims))
     passage = unit(padded.sum(axis=1))
     return sentence, window, passage
+
+
+def structured_chunks(topics: np.ndarray, passages: int, per_passage: int = 5, seed: int = 0, per_article: int = 20,
+                      articles_per_chunk: int = 500):
+    """`structured_vectors` a run of whole articles at a time, each run from its own seed: yields (first passage,
+    sentence, window, passage vectors), the same on every call, so a corpus too large to hold as float32 is made,
+    and made again, without ever being whole."""
+    step = per_article * articles_per_chunk
+    for number, first in enumerate(range(0, passages, step)):
+        count = min(step, passages - first)
+        yield (first, *structured_vectors(topics, count, per_passage, seed=(seed, number), per_article=per_article))
 
 
 def answerable_queries(sentence: np.ndarray, count: int, seed: int = 1) -> np.ndarray:

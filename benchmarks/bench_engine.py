@@ -114,7 +114,6 @@ def bench_real(rounds: int) -> str:
 
 def synthetic_index(passages: int, per_passage: int, topics: np.ndarray, vocabulary: list[str]):
     """An Index of random sentences with vectors shaped like real ones (see bench_ann.structured_vectors)."""
-    from bench_ann import structured_vectors
     from knowledge.index import BuildReport, assemble_index, settle
     from knowledge.models import Article, Passage, Sentence
 
@@ -141,7 +140,7 @@ def synthetic_index(passages: int, per_passage: int, topics: np.ndarray, vocabul
             passage_rows.append(Passage(f"{article.id}#{p}", article.id, p, start, end, body[start:end],
                                         tuple(range(first, len(sentences)))))
     del texts
-    sentence, window, passage = structured_vectors(topics, passages, per_passage)
+    sentence, window, passage = corpus_vectors(topics, passages, per_passage)
     index = assemble_index(articles, sentences, passage_rows, np.asarray(sp), sentence, window, passage,
                            "synthetic", BuildReport())
     if index.ann is not None:  # as build_index does: the objects the index kept as columns go, and the heap with them
@@ -150,25 +149,82 @@ def synthetic_index(passages: int, per_passage: int, topics: np.ndarray, vocabul
     return index
 
 
+def corpus_vectors(topics: np.ndarray, passages: int, per_passage: int):
+    """Sentence, window and passage vectors (bench_ann.structured_chunks), filled a run of articles at a time: as
+    float32 for a small corpus, as the 8-bit rows a large index keeps otherwise (no float32 copy of the corpus)."""
+    from bench_ann import structured_chunks
+    from knowledge.ann import ANN_MIN_SENTENCES, Int8Rows
+
+    dims, count = topics.shape[1], passages * per_passage
+    if count >= ANN_MIN_SENTENCES:
+        out = Int8Rows.empty(count, dims), Int8Rows.empty(count, dims), Int8Rows.empty(passages, dims)
+    else:
+        out = np.empty((count, dims), np.float32), np.empty((count, dims), np.float32), np.empty((passages, dims),
+                                                                                                  np.float32)
+    for first, *parts in structured_chunks(topics, passages, per_passage):
+        for matrix, part, start in zip(out, parts, (first * per_passage, first * per_passage, first)):
+            if isinstance(matrix, np.ndarray):
+                matrix[start : start + len(part)] = part
+            else:
+                matrix.put(start, part)
+    return out
+
+
+def exact_top10(vectors: np.ndarray, topics: np.ndarray, passages: int, per_passage: int) -> list[set[int]]:
+    """Each vector's 10 sentence rows of largest fused similarity, by exact search over the float32 vectors as
+    generated (made again a run at a time: never the whole corpus as float32)."""
+    from bench_ann import structured_chunks
+    from knowledge.ann import fused_vectors
+
+    best = np.full((len(vectors), 10), -np.inf, dtype=np.float32)
+    rows = np.zeros((len(vectors), 10), dtype=np.int64)
+    for first, sentence, window, passage in structured_chunks(topics, passages, per_passage):
+        fused = fused_vectors(sentence, window, np.repeat(passage, per_passage, axis=0))
+        scores = np.hstack([best, vectors @ fused.T])
+        ids = np.hstack([rows, np.broadcast_to(first * per_passage + np.arange(len(fused)),
+                                               (len(vectors), len(fused)))])
+        top = np.argpartition(-scores, 9, axis=1)[:, :10]
+        best, rows = np.take_along_axis(scores, top, 1), np.take_along_axis(ids, top, 1)
+    return [set(r.tolist()) for r in rows]
+
+
+def reset_peak() -> None:
+    """Start this process's peak resident memory (VmHWM) again from what it holds now (Linux)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory since `reset_peak` (or since it started)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def rss_mb() -> float:
     """Current resident memory of this process."""
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def dense_recall(index, vectors: np.ndarray, fused: np.ndarray) -> float:
-    """Recall@10 of the dense part: the ANN's rows re-ranked exactly, against exact search over every row (`fused`:
-    the float32 fused vectors, from the vectors as generated, before the index stored them in fewer bits)."""
-    from knowledge.ann import ANN_FETCH
+def dense_recall(index, vectors: np.ndarray, truth: list[set[int]]) -> float:
+    """Recall@10 of the dense part: the ANN's rows re-ranked by the vectors the index keeps (as search does), against
+    `truth`, exact search over every row's float32 vectors as generated (`exact_top10`)."""
+    from knowledge.ann import ANN_FETCH, FusedRows
 
     if index.ann is None:
         return 1.0
+    fused = FusedRows(index.sentence_vectors, index.window_vectors, index.passage_vectors, index.sentence_passage)
     hits = 0
-    for v in vectors:
-        truth = set(np.argpartition(-(fused @ v), 10)[:10].tolist())
+    for v, expected in zip(vectors, truth):
         found = index.ann.search(v, ANN_FETCH)
         exact = fused[found] @ v
-        hits += len(truth & set(found[np.argsort(-exact)[:10]].tolist()))
+        hits += len(expected & set(found[np.argsort(-exact)[:10]].tolist()))
     return hits / (10 * len(vectors))
 
 
@@ -191,20 +247,21 @@ def bench_scale(sizes: list[int]) -> str:
     rows = []
     for size in sizes:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
-        needed = size * 0.045  # MB: peak while building, about 45 KB a passage (measured at 100k)
+        needed = 400 + size * 0.0176  # MB: the build's peak, measured at 10k (547 MB) and 100k (2,132 MB)
         if needed > available * 0.8:
             rows.append([f"{size:,}", f"{size * 5:,}", f"skipped: the build needs ~{needed / 1024:.0f} GB, "
-                         f"{available / 1024:.0f} GB free", "", "", "", "", ""])
+                         f"{available / 1024:.0f} GB free", "", "", "", "", "", ""])
             continue
         from knowledge.heap import trim
 
         gc.collect()
         trim()  # what earlier sizes freed goes back to the system: the build can't reuse it unseen
         before = rss_mb()
+        reset_peak()
         started = time.perf_counter()
         index = synthetic_index(size, 5, topics, vocabulary)
         built = time.perf_counter() - started
-        after = rss_mb()
+        after, peak = rss_mb(), peak_mb()
         latencies = []
         for q, v in zip(qs, vectors):
             t = time.perf_counter()
@@ -214,25 +271,25 @@ def bench_scale(sizes: list[int]) -> str:
             t = time.perf_counter()
             search(index, q, v, ranker, memory)
             latencies.append((time.perf_counter() - t) * 1000)
-        from bench_ann import answerable_queries, structured_vectors
-        from knowledge.ann import fused_vectors
+        from bench_ann import answerable_queries
 
-        sentence, window, passage = structured_vectors(topics, size, 5)  # as generated (the same seed)
-        fused = fused_vectors(sentence, window, passage[index.sentence_passage])
-        recall = dense_recall(index, answerable_queries(sentence, 100), fused)
-        recall_real = dense_recall(index, labelled, fused)
-        del sentence, window, passage, fused
+        answerable = answerable_queries(index.sentence_vectors, 100)
+        truth = exact_top10(np.vstack([answerable, labelled]), topics, size, 5) if index.ann is not None else []
+        recall = dense_recall(index, answerable, truth[: len(answerable)])
+        recall_real = dense_recall(index, labelled, truth[len(answerable) :])
         mode = "exact, float32" if index.ann is None else \
             "ANN (faiss IVF-PQ, 96-byte codes); int8 sentence, window and passage vectors"
         print(f"{size:,} passages: p50 {pct(latencies, 50):.1f} ms, p95 {pct(latencies, 95):.1f} ms, "
-              f"{after - before:.0f} MB; load {os.getloadavg()}", file=sys.stderr, flush=True)
+              f"{after - before:.0f} MB; build peak {peak:.0f} MB (from {before:.0f}); load {os.getloadavg()}",
+              file=sys.stderr, flush=True)
         rows.append([f"{size:,}", f"{size * 5:,}", mode, f"{built:.1f} s", f"{pct(latencies, 50):.1f} ms",
-                     f"{pct(latencies, 95):.1f} ms", f"{after - before:.0f} MB", f"{recall:.3f} / {recall_real:.3f}"])
+                     f"{pct(latencies, 95):.1f} ms", f"{after - before:.0f} MB", f"{peak - before:.0f} MB",
+                     f"{recall:.3f} / {recall_real:.3f}"])
         del index
         gc.collect()
     return table("Scale run (synthetic corpus; search only, query embedding excluded)",
                  ["passages", "sentences", "search", "build (BM25 + arrays + index)", "search p50", "search p95",
-                  "added RAM", "dense recall@10 (answerable / real questions)"], rows)
+                  "added RAM", "build peak, added", "dense recall@10 (answerable / real questions)"], rows)
 
 
 def main() -> int:

@@ -36,6 +36,22 @@ def fused_vectors(sentence: np.ndarray, window: np.ndarray, passage_of_sentence:
     return out
 
 
+class FusedRows:
+    """The sentences' fused vectors as `fused_vectors` gives them, computed a slice or a set of rows at a time when
+    read (`rows[a:b]`, `rows[ids]`): the approximate index is built without a float32 copy of every row."""
+
+    def __init__(self, sentence, window, passage, sentence_passage: np.ndarray) -> None:
+        self.sentence, self.window, self.passage = sentence, window, passage
+        self.sentence_passage = np.asarray(sentence_passage)
+        self.shape = (len(sentence), sentence.shape[1])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return fused_vectors(self.sentence[rows], self.window[rows], self.passage[self.sentence_passage[rows]])
+
+
 def list_count(rows: int) -> int:
     """Inverted lists for `rows` vectors: about 4·√rows, with at least 39 training vectors per list."""
     return max(1, min(int(4 * np.sqrt(rows)), rows // 39))
@@ -48,10 +64,12 @@ class DenseANN:
     100k passages, with the best 200 re-scored exactly, recall@10 is as with 8-bit codes and the best 100 (what it
     misses is in the lists not probed). Below PQ_MIN_ROWS rows, or dimensions not a multiple of 4: 4-bit codes."""
 
-    def __init__(self, vectors: np.ndarray, probes: int = PROBES, seed: int = 0) -> None:
+    def __init__(self, vectors, probes: int = PROBES, seed: int = 0, step: int = 65_536) -> None:
+        """`vectors`: a float32 matrix, or rows read a slice at a time (`FusedRows`), added `step` rows at once."""
         import faiss
 
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if isinstance(vectors, np.ndarray):
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.size, dims = vectors.shape
         lists = list_count(self.size)
         self._quantizer = faiss.IndexFlatIP(dims)  # kept: the index refers to it
@@ -65,8 +83,14 @@ class DenseANN:
             faiss.omp_set_num_threads(os.cpu_count() or 1)
             try:
                 if self.size:
-                    self.index.train(vectors[np.sort(sample)])
-                    self.index.add(vectors)
+                    sample = np.sort(sample)
+                    training = np.empty((len(sample), dims), dtype=np.float32)
+                    for start in range(0, len(sample), step):  # in slices: rows read lazily never pile up
+                        training[start : start + step] = vectors[sample[start : start + step]]
+                    self.index.train(training)
+                    del training
+                    for start in range(0, self.size, step):  # the same lists and codes as one add, in slices
+                        self.index.add(np.ascontiguousarray(vectors[start : start + step], dtype=np.float32))
             finally:
                 faiss.omp_set_num_threads(1)  # one query at a time per thread: no OpenMP pool per question
         self.index.nprobe = min(probes, lists)
@@ -89,16 +113,27 @@ class Int8Rows:
     float32, half of float16). Reading rows (`m[rows]`, `m[a:b]`) gives float32: codes × scale, within half a
     step (scale / 2) of the original in each dimension."""
 
-    def __init__(self, matrix: np.ndarray, step: int = 65_536) -> None:
+    def __init__(self, matrix, step: int = 65_536) -> None:
         rows, dims = matrix.shape
         self.codes = np.empty((rows, dims), dtype=np.int8)
         self.scales = np.empty(rows, dtype=np.float32)
         for start in range(0, rows, step):  # in slices: no float32 copy of the whole matrix at once
-            part = np.asarray(matrix[start : start + step], dtype=np.float32)
-            top = np.abs(part).max(axis=1) if part.size else np.zeros(len(part), dtype=np.float32)
-            scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
-            self.codes[start : start + step] = np.rint(part / scale[:, None])
-            self.scales[start : start + step] = scale
+            self.put(start, matrix[start : start + step])
+
+    @classmethod
+    def empty(cls, rows: int, dims: int) -> Int8Rows:
+        """Room for `rows` vectors, filled by `put` (a matrix too large to hold as float32 at once)."""
+        room = cls.__new__(cls)
+        room.codes, room.scales = np.empty((rows, dims), dtype=np.int8), np.empty(rows, dtype=np.float32)
+        return room
+
+    def put(self, start: int, part) -> None:
+        """Store float vectors as rows start, start + 1, …"""
+        part = np.asarray(part, dtype=np.float32)
+        top = np.abs(part).max(axis=1) if part.size else np.zeros(len(part), dtype=np.float32)
+        scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
+        self.codes[start : start + len(part)] = np.rint(part / scale[:, None])
+        self.scales[start : start + len(part)] = scale
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -107,6 +142,10 @@ class Int8Rows:
     @property
     def size(self) -> int:
         return self.codes.size
+
+    @property
+    def ndim(self) -> int:
+        return 2
 
     @property
     def dtype(self) -> np.dtype:

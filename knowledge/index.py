@@ -15,7 +15,7 @@ import numpy as np
 from abc import abstractmethod
 from collections.abc import Sequence
 
-from knowledge.ann import ANN_MIN_SENTENCES, DenseANN, Int8Rows, fused_vectors
+from knowledge.ann import ANN_MIN_SENTENCES, DenseANN, FusedRows, Int8Rows
 from knowledge.articles import load_articles
 from knowledge.heap import fresh, trim
 from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
@@ -263,8 +263,10 @@ def article_means(passage_vectors: np.ndarray, rows: list[int], count: int) -> n
     """Each article's mean passage vector, normalised (what the article is about as a whole)."""
     dims = passage_vectors.shape[1] if passage_vectors.ndim == 2 and passage_vectors.shape[1] else 384
     out = np.zeros((count, dims), dtype=np.float32)
-    for vector, row in zip(passage_vectors, rows):
-        out[row] += vector
+    rows = np.asarray(rows, dtype=np.int64)
+    step = 65_536
+    for start in range(0, len(rows), step):  # in slices, added in order as one row at a time would
+        np.add.at(out, rows[start : start + step], np.asarray(passage_vectors[start : start + step], dtype=np.float32))
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.maximum(norms, 1e-12)
 
@@ -385,9 +387,9 @@ def assemble_index(
     article_vectors = article_means(passage_vectors, [article_row[p.article_id] for p in passages], len(articles))
     ann = None
     if len(sentences) >= ann_min_sentences and len(sentences):
-        ann = DenseANN(fused_vectors(sentence_vectors, window_vectors, passage_vectors[sentence_passage]))
-        sentence_vectors, window_vectors, passage_vectors = (
-            Int8Rows(m) for m in (sentence_vectors, window_vectors, passage_vectors))
+        ann = DenseANN(FusedRows(sentence_vectors, window_vectors, passage_vectors, sentence_passage))
+        sentence_vectors, window_vectors, passage_vectors = (  # a caller may hand them over as codes already
+            m if isinstance(m, Int8Rows) else Int8Rows(m) for m in (sentence_vectors, window_vectors, passage_vectors))
     bounds = sentence_windows(sentences, sentence_passage)
     sentence_texts = [s.text for s in sentences]
     window_texts = [span_text(by_id, sentences, lo, hi) for lo, hi in bounds]

@@ -84,20 +84,39 @@ class Postings:
     row as its low 16 bits, the high part given by where the word's postings cross a multiple of 65,536 rows."""
 
     def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, size: int, shift: int = 16,
-                 levels: int = 65_536) -> None:
-        words = len(indptr) - 1
-        word = np.repeat(np.arange(words, dtype=np.int64), np.diff(indptr))
+                 levels: int = 65_536, step: int = 1 << 21) -> None:
+        """Built a run of words at a time (about `step` postings each): a word's postings never straddle two runs,
+        so the tables, codes and bounds are those of one pass over all of them, without its int64 temporaries."""
+        words, total = len(indptr) - 1, int(indptr[-1])
         self.size, self.shift, self.blocks = int(size), shift, max(1, -(-int(size) // (1 << shift)))
-        keys = (word << 32) | data.astype(np.float32).view(np.uint32).astype(np.int64)
-        distinct, codes = np.unique(keys, return_inverse=True)  # sorted by word, then by the score's bits
-        self.table = (distinct & 0xFFFFFFFF).astype(np.uint32).view(np.float32)
-        self.table_start = np.searchsorted(distinct >> 32, np.arange(words + 1))
-        codes = codes.reshape(-1) - self.table_start[word]
-        self.codes = codes.astype(np.uint16) if np.diff(self.table_start).max(initial=0) <= levels else None
-        self.data = None if self.codes is not None else data.astype(np.float32)  # too many distinct scores: as is
-        self.low = (indices & ((1 << shift) - 1)).astype(np.uint16 if shift <= 16 else np.uint32)
-        block = word * self.blocks + (indices.astype(np.int64) >> shift)  # non-decreasing: rows sorted by word
-        self.bounds = np.searchsorted(block, np.arange(words * self.blocks + 1))
+        self.low = np.empty(total, dtype=np.uint16 if shift <= 16 else np.uint32)
+        codes: np.ndarray | None = np.empty(total, dtype=np.uint16)
+        tables, table_sizes = [], np.zeros(words, dtype=np.int64)
+        block_counts = np.zeros(words * self.blocks, dtype=np.int64)
+        first = 0
+        while first < words:  # [first, last): whole words, about `step` postings (one word may hold more)
+            last = max(first + 1, int(np.searchsorted(indptr, indptr[first] + step, side="right")) - 1)
+            last = min(last, words)
+            lo, hi = int(indptr[first]), int(indptr[last])
+            word = np.repeat(np.arange(first, last, dtype=np.int64), np.diff(indptr[first : last + 1]))
+            keys = (word << 32) | data[lo:hi].astype(np.float32).view(np.uint32).astype(np.int64)
+            distinct, inverse = np.unique(keys, return_inverse=True)  # sorted by word, then by the score's bits
+            tables.append((distinct & 0xFFFFFFFF).astype(np.uint32).view(np.float32))
+            start = np.searchsorted(distinct >> 32, np.arange(first, last + 1))
+            table_sizes[first:last] = np.diff(start)
+            if codes is not None and table_sizes[first:last].max(initial=0) <= levels:
+                codes[lo:hi] = inverse.reshape(-1) - start[word - first]
+            else:
+                codes = None  # a word with too many distinct scores: all scores kept as they are
+            self.low[lo:hi] = indices[lo:hi] & ((1 << shift) - 1)
+            block = word * self.blocks + (indices[lo:hi].astype(np.int64) >> shift)  # non-decreasing
+            block_counts += np.bincount(block, minlength=len(block_counts))
+            first = last
+        self.table = np.concatenate(tables) if tables else np.zeros(0, dtype=np.float32)
+        self.table_start = np.concatenate([[0], np.cumsum(table_sizes)]).astype(np.int64)
+        self.codes = codes
+        self.data = None if codes is not None else data.astype(np.float32)
+        self.bounds = np.concatenate([[0], np.cumsum(block_counts)]).astype(np.int64)
 
     @property
     def nbytes(self) -> int:
@@ -133,7 +152,8 @@ class LexicalIndex:
         self.postings = None
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False) if texts else None
         if tokens is not None and tokens.vocab:  # bm25s can't index texts without a single word (say, only "\u200b")
-            self.retriever = bm25s.BM25()
+            # large: scipy sorts the postings by word in less memory than bm25s's numpy sort (the same postings)
+            self.retriever = bm25s.BM25(csc_backend="scipy" if compact else "numpy")
             self.retriever.index(tokens, show_progress=False)
         del tokens
         if compact and self.retriever is not None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from knowledge.ann import ANN_FETCH, DenseANN, fused_vectors
+from knowledge.ann import ANN_FETCH, DenseANN, FusedRows, Int8Rows, fused_vectors
 from knowledge.features import query_signals
-from knowledge.index import BuildReport, assemble_index, settle
+from knowledge.index import BuildReport, article_means, assemble_index, settle
 from knowledge.models import Article, Passage, Sentence
 from knowledge.search import rank, search
 
@@ -77,6 +77,31 @@ def test_the_approximate_search_finds_the_exact_dense_top_10() -> None:
         found = ann.search(q, ANN_FETCH)
         hits += len(truth & set(found[np.argsort(-(fused[found] @ q))[:10]].tolist()))
     assert hits / (10 * len(queries)) >= 0.95
+
+
+def test_the_index_built_a_slice_at_a_time_is_the_index_built_at_once() -> None:
+    sentence, window, passage = clustered(12_000), clustered(12_000, seed=1), clustered(3_000, seed=2)
+    of_sentence = np.repeat(np.arange(3_000), 4)
+    lazy = FusedRows(sentence, window, passage, of_sentence)
+    whole = fused_vectors(sentence, window, passage[of_sentence])
+    assert np.array_equal(lazy[100:5000], whole[100:5000])
+    assert np.array_equal(lazy[[7, 3, 11_999]], whole[[7, 3, 11_999]])
+    at_once, sliced = DenseANN(whole), DenseANN(lazy, step=1_000)
+    for q in clustered(20, seed=3):
+        assert np.array_equal(at_once.search(q), sliced.search(q))
+    codes = Int8Rows.empty(len(sentence), sentence.shape[1])
+    for start in range(0, len(sentence), 5_000):
+        codes.put(start, sentence[start : start + 5_000])
+    reference = Int8Rows(sentence)
+    assert np.array_equal(codes.codes, reference.codes) and np.array_equal(codes.scales, reference.scales)
+    rows = np.random.default_rng(4).integers(0, 40, 3_000)
+    expected = np.zeros((40, passage.shape[1]), dtype=np.float32)
+    for vector, row in zip(passage, rows):  # one passage at a time, as before
+        expected[row] += vector
+    expected /= np.maximum(np.linalg.norm(expected, axis=1, keepdims=True), 1e-12)
+    assert np.array_equal(article_means(passage, rows.tolist(), 40), expected)
+    stored = Int8Rows(passage)  # read back a slice at a time: the same sums as from its float32 rows
+    assert np.array_equal(article_means(stored, rows.tolist(), 40), article_means(stored[:], rows.tolist(), 40))
 
 
 def test_candidate_rows_the_approximate_search_missed_are_scored_exactly() -> None:

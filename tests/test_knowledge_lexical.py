@@ -31,6 +31,10 @@ def test_compact_postings_give_the_same_scores_bit_for_bit() -> None:
     full, compact = LexicalIndex(texts), LexicalIndex(texts, compact=True)
     assert compact.postings is not None and compact.postings.codes is not None
     assert compact.postings.nbytes < 0.6 * sum(full.retriever.scores[k].nbytes for k in ("data", "indices", "indptr"))
+    scores = full.retriever.scores  # bm25s's numpy sort (small indexes) and scipy's (large): the same postings
+    again = Postings(scores["data"], scores["indices"], scores["indptr"], scores["num_docs"])
+    for part in ("table", "table_start", "codes", "low", "bounds"):
+        assert np.array_equal(getattr(again, part), getattr(compact.postings, part)), part
     for query in QUERIES:
         assert np.array_equal(compact.scores(query), full.scores(query)), query
         assert compact.scores(query).dtype == np.float32
@@ -42,9 +46,15 @@ def test_rows_across_blocks_and_scores_kept_as_is_when_codes_would_not_fit() -> 
     texts = corpus(700, seed=1)
     data = LexicalIndex(texts).retriever.scores
     bm25 = LexicalIndex(texts)
-    for shift, levels in ((4, 65_536), (16, 65_536), (3, 2)):  # blocks of 16 rows / one block / too few codes
-        postings = Postings(data["data"], data["indices"], data["indptr"], data["num_docs"], shift, levels)
+    runs = ((4, 65_536, 1 << 23), (16, 65_536, 1 << 23), (3, 2, 1 << 23),  # blocks of 16 rows / one / too few codes
+            (4, 65_536, 50), (16, 65_536, 1), (3, 2, 50))  # built a few words at a time (one word may hold more)
+    whole = Postings(data["data"], data["indices"], data["indptr"], data["num_docs"], 4)
+    for shift, levels, step in runs:
+        postings = Postings(data["data"], data["indices"], data["indptr"], data["num_docs"], shift, levels, step)
         assert (postings.codes is None) == (levels == 2)
+        if shift == 4 and levels > 2:
+            for part in ("table", "table_start", "codes", "low", "bounds"):
+                assert np.array_equal(getattr(postings, part), getattr(whole, part)), (step, part)
         for query in QUERIES[:3] + QUERIES[5:]:
             ids = bm25.retriever.get_tokens_ids(query.split())
             expected = bm25.retriever.get_scores_from_ids(ids)
