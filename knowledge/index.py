@@ -244,6 +244,20 @@ def span_text(index_articles: dict[str, Article], sentences: list[Sentence], lo:
     return article.body[sentences[lo].start : sentences[hi].end]
 
 
+class WindowTexts(Sequence):
+    """Each window's text, made when read: a large build never holds every window's text at once."""
+
+    def __init__(self, index_articles: dict[str, Article], sentences: list[Sentence], bounds) -> None:
+        self.articles, self.sentences, self.bounds = index_articles, sentences, bounds
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __getitem__(self, row: int) -> str:
+        lo, hi = self.bounds[row]
+        return span_text(self.articles, self.sentences, lo, hi)
+
+
 def capitalised_words(texts: list[str]) -> frozenset[str]:
     """Lowercase forms of words written capitalised inside sentences more often than not (names)."""
     upper: dict[str, int] = {}
@@ -392,9 +406,10 @@ def assemble_index(
             m if isinstance(m, Int8Rows) else Int8Rows(m) for m in (sentence_vectors, window_vectors, passage_vectors))
     bounds = sentence_windows(sentences, sentence_passage)
     sentence_texts = [s.text for s in sentences]
-    window_texts = [span_text(by_id, sentences, lo, hi) for lo, hi in bounds]
+    window_texts = [span_text(by_id, sentences, lo, hi) for lo, hi in bounds] if ann is None else None
     if ann is not None:  # large: window bounds as one array, sentences as columns (no object per sentence)
         bounds = np.asarray(bounds, dtype=np.int32).reshape(-1, 2)
+        window_texts = WindowTexts(by_id, sentences, bounds)  # read three times below, never all held at once
         if SentenceTable.fits(sentences, articles):
             sentences = SentenceTable(sentences, articles)
         if PassageTable.fits(passages, articles):
