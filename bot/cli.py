@@ -30,7 +30,7 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", type=Path, default=None,
                         help="embedding cache database (default: INDEX_PATH or data/index.db)")
     parser.add_argument("--model", default=None,
-                        help="embedding model (default: EMBEDDING_MODEL, else all-MiniLM-L6-v2+articles: "
+                        help="embedding model (default: EMBEDDING_MODEL, else all-mpnet-base-v2-9layers+articles: "
                              "the packaged model fine-tuned on the labelled questions)")
     parser.add_argument("--env-file", default=".env", help="settings file read under the environment (default .env)")
 

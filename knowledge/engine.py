@@ -59,13 +59,17 @@ class Engine:
         The learned ranker comes from `ranker_path` (default: the shipped one); the questions it remembers
         are `remembered` (default: the shipped labelled questions).
         """
-        embedder = embedder or Embedder(model_name or DEFAULT_MODEL, adaptation=adaptation_beside(ranker_path))
+        model_name = model_name or DEFAULT_MODEL
+        named = embedder is None
+        embedder = embedder or Embedder(model_name, adaptation=adaptation_beside(ranker_path, model_name))
         index = build_index(
             Path(knowledge_dir) if knowledge_dir else None, cache_path, embedder=embedder,
             progress=progress, on_progress=on_progress,
         )
         embedder.load_query_encoder()
         ranker = open_ranker(ranker_path)
+        if named:
+            warn_if_trained_for_another_model(ranker, embedder.requested)
         items = list(shipped_items() if remembered is None else remembered) + ranker.remembered_items()
         memory = remember(index, embedder, items, cache_path)
         return cls(index, embedder, ranker, memory)
@@ -81,7 +85,7 @@ class Engine:
         """
         embedder = self.embedder
         if embedder.adaptation is not None:
-            wanted = adaptation_beside(ranker_path)
+            wanted = adaptation_beside(ranker_path, embedder.requested)
             if file_id(wanted) != embedder.model_name.rsplit("@", 1)[-1]:
                 embedder = Embedder(embedder.requested, adaptation=wanted)
         index = build_index(Path(knowledge_dir) if knowledge_dir else None, cache_path, embedder=embedder)
@@ -177,6 +181,14 @@ class Engine:
         return answer
 
 
+def warn_if_trained_for_another_model(ranker: Ranker, model_name: str) -> None:
+    """Log once when the ranker learned from another model's scores (they are not on the same scale)."""
+    trained_for = str(ranker.training.get("model") or "").split("@", 1)[0]
+    if trained_for and trained_for != model_name:
+        log.warning("The ranker was trained with the model %s, not %s, so answers may be worse: run "
+                    "`python -m bot train --model %s` to fit one for it.", trained_for, model_name, model_name)
+
+
 def open_ranker(path: Path | str | None) -> Ranker:
     """The ranker at `path` (default: the shipped one); the hand-set fallback, with a warning, if unreadable."""
     try:
@@ -189,7 +201,7 @@ def open_ranker(path: Path | str | None) -> Ranker:
 def remember(index: Index, embedder: Embedder, items: list[LabelledItem], cache_path: Path | str | None) -> Memory:
     """Embed labelled questions (cached by text and model) and locate their answers in the index."""
     if not items:
-        return Memory.empty(index.sentence_vectors.shape[1] if index.sentence_vectors.size else 384)
+        return Memory.empty(index.sentence_vectors.shape[1] if index.sentence_vectors.ndim == 2 else 384)
     try:
         cache = EmbeddingCache(cache_path)
     except Exception:  # an unusable cache file only costs embedding the questions again

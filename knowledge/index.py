@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from knowledge.ann import ANN_MIN_SENTENCES, DenseANN, FusedRows, Int8Rows
 from knowledge.articles import load_articles
 from knowledge.heap import fresh, trim
-from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached
+from knowledge.embeddings import DEFAULT_MODEL, Embedder, EmbeddingCache, embed_cached, embedding_dims
 from knowledge.lexical import LexicalIndex, forget_stems, stem
 from knowledge.models import Article, Passage, Sentence
 from knowledge.passages import build_passages, split_sentences
@@ -275,7 +275,7 @@ def capitalised_words(texts: list[str]) -> frozenset[str]:
 
 def article_means(passage_vectors: np.ndarray, rows: list[int], count: int) -> np.ndarray:
     """Each article's mean passage vector, normalised (what the article is about as a whole)."""
-    dims = passage_vectors.shape[1] if passage_vectors.ndim == 2 and passage_vectors.shape[1] else 384
+    dims = passage_vectors.shape[1] if passage_vectors.ndim == 2 else 384
     out = np.zeros((count, dims), dtype=np.float32)
     rows = np.asarray(rows, dtype=np.int64)
     step = 65_536
@@ -346,8 +346,7 @@ def build_index(
         bar.close()
     n_s, n_w = len(sentence_texts), len(window_texts)
     if len(all_texts) == 0:
-        dims = 384
-        matrix = np.zeros((0, dims), dtype=np.float32)
+        matrix = np.zeros((0, embedding_dims(embedder)), dtype=np.float32)
     pruned = cache.prune(embedder.model_name, {content_hash(t) for t in all_texts})
     added, edited, removed = article_changes(cache, articles, changed)
     report = BuildReport(

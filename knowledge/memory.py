@@ -118,7 +118,7 @@ def locate(index: Index, spans: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray
 def build_memory(index: Index, items: list[LabelledItem], vectors: np.ndarray) -> Memory:
     """Remember labelled questions (their vectors from memory_text) against an index."""
     if not items:
-        return Memory.empty(index.sentence_vectors.shape[1] if index.sentence_vectors.size else 384)
+        return Memory.empty(index.sentence_vectors.shape[1] if index.sentence_vectors.ndim == 2 else 384)
     located = [locate(index, item.answer_contains) for item in items]
     return Memory(
         items=tuple(items), vectors=np.asarray(vectors, dtype=np.float32),

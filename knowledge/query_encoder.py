@@ -87,7 +87,6 @@ class QueryEncoder:
     def __init__(self, folder: Path | str, overrides: dict | None = None, layers: list[int] | None = None,
                  dtype: str = "float32"):
         import torch
-        from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
         folder = Path(folder)
@@ -103,14 +102,12 @@ class QueryEncoder:
         self.tokenizer.enable_truncation(max_length)
         self.pad_id = int(self.config.get("pad_token_id", 0))
         self.tokenizer.enable_padding(pad_id=self.pad_id)
-        weights = {k.removeprefix("bert.").removeprefix("mpnet."): v
-                   for k, v in load_file(str(folder / "model.safetensors")).items()}
         total = int(self.config["num_hidden_layers"])
         self.kept = list(range(total)) if layers is None else list(layers)
         if not self.kept or any(not 0 <= i < total for i in self.kept):
             raise UnsupportedModel(f"layers {self.kept} are not within the model's {total}")
-        weights = self.renumber(weights)
-        unknown = sorted(set(overrides or ()) - set(weights))
+        weights, names = self.packaged(folder / "model.safetensors", set(overrides or ()))
+        unknown = sorted(set(overrides or ()) - names)
         if unknown:
             raise UnsupportedModel(f"the fine-tuned weights hold tensors this model lacks ({unknown[0]})")
         weights.update(overrides or {})
@@ -123,14 +120,27 @@ class QueryEncoder:
         self.layers = len(self.kept)
         self.eps = float(self.config.get("layer_norm_eps", 1e-12))
 
-    def renumber(self, weights: dict) -> dict:
-        """Keep the chosen layers' tensors, numbered 0… in the order kept; other tensors as they are."""
-        result = {k: v for k, v in weights.items() if not k.startswith("encoder.layer.")}
-        for new, old in enumerate(self.kept):
-            prefix = f"encoder.layer.{old}."
-            result.update({f"encoder.layer.{new}.{k[len(prefix):]}": v
-                           for k, v in weights.items() if k.startswith(prefix)})
-        return result
+    def packaged(self, path: Path, replaced: set[str]) -> tuple[dict, set[str]]:
+        """The packaged tensors (kept layers numbered 0… as kept) that no override replaces, and every kept name.
+
+        Tensors of layers cut away, and those the fine-tuned weights replace, are never read from the file.
+        """
+        from safetensors import safe_open
+
+        number = {old: new for new, old in enumerate(self.kept)}
+        weights, names = {}, set()
+        with safe_open(str(path), framework="pt") as handle:
+            for key in handle.keys():
+                name = key.removeprefix("bert.").removeprefix("mpnet.")
+                if name.startswith("encoder.layer."):
+                    old, rest = name[len("encoder.layer."):].split(".", 1)
+                    if int(old) not in number:
+                        continue
+                    name = f"encoder.layer.{number[int(old)]}.{rest}"
+                names.add(name)
+                if name not in replaced:
+                    weights[name] = handle.get_tensor(key)
+        return weights, names
 
     def _norm(self, x, name: str, w: dict):
         return self.torch.nn.functional.layer_norm(x, x.shape[-1:], w[f"{name}.weight"], w[f"{name}.bias"], self.eps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -27,6 +28,7 @@ NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|ele
 NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]+")
 
 
+@functools.lru_cache(maxsize=16384)  # the same sentences and windows are folded again for every labelled question
 def fold(text: str) -> str:
     """Normalise quotes, dashes, markdown emphasis, escapes, case and white space for comparison."""
     text = unicodedata.normalize("NFKC", text).translate(QUOTE_MAP)

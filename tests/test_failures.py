@@ -130,7 +130,8 @@ async def test_an_unreachable_gateway_after_login_is_one_sentence(emulator, tmp_
     ("key", "value", "sentence"),
     [
         ("EMBEDDING_MODEL", "no-such-model", "EMBEDDING_MODEL is 'no-such-model', which is neither a bundled model "
-                                             "(all-MiniLM-L6-v2+articles, all-MiniLM-L6-v2) nor a model folder."),
+                                             "(all-mpnet-base-v2-9layers, all-MiniLM-L6-v2, all-mpnet-base-v2; add "
+                                             "+articles for the one fine-tuned on the articles) nor a model folder."),
         ("INDEX_PATH", "/proc/nope/index.db", "INDEX_PATH is /proc/nope/index.db, but its folder /proc/nope can't be "
                                               "created (No such file or directory)."),
         ("DATABASE_PATH", "/proc/nope/interactions.db", "DATABASE_PATH is /proc/nope/interactions.db, but its folder "

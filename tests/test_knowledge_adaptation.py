@@ -10,7 +10,7 @@ from knowledge.adaptation import (
     tuning_key,
 )
 from knowledge.crossfit import base_encoder, cross_fit
-from knowledge.embeddings import ADAPTED_SUFFIX, BASE_MODEL, Embedder, ModelUnavailable, file_id
+from knowledge.embeddings import ADAPTED_SUFFIX, SMALL_MODEL, Embedder, ModelUnavailable, file_id
 from knowledge.labelled import folds, groups, shipped_items
 from knowledge.memory import memory_text
 
@@ -19,10 +19,10 @@ TEXTS = ["Which currencies do Russia and China use for trade?", "@everyone 🤔 
 
 @pytest.fixture(scope="module")
 def tuned(engine):
-    """A quick fine-tuning (one epoch on 30 questions) of the packaged model."""
+    """A quick fine-tuning (one epoch on 30 questions) of the small packaged model."""
     items = [i for i in shipped_items() if i.in_scope][:30]
     pairs = training_pairs(items, engine.index, groups(items))
-    return fine_tune(base_encoder(), pairs, TrainingPlan(epochs=1, batch_size=8))
+    return fine_tune(base_encoder(SMALL_MODEL), pairs, TrainingPlan(epochs=1, batch_size=8))
 
 
 def test_training_pairs_hold_a_span_of_the_answer(engine):
@@ -48,7 +48,7 @@ def test_batches_never_repeat_an_answer_or_a_group():
 
 
 def test_fine_tuning_changes_the_layers_only_and_keeps_float16_precision(tuned):
-    base = base_encoder().weights
+    base = base_encoder(SMALL_MODEL).weights
     assert not any(name.startswith("embeddings.word_embeddings") for name in tuned)
     assert any(name.startswith("encoder.layer.5.") for name in tuned)
     changed = [n for n, w in tuned.items() if not np.allclose(w.numpy(), base[n].numpy(), atol=1e-6)]
@@ -60,22 +60,22 @@ def test_fine_tuning_changes_the_layers_only_and_keeps_float16_precision(tuned):
 def test_stored_weights_load_the_same_in_both_encoders(tuned, tmp_path):
     path = save_adaptation(tuned, tmp_path / "adapted-model.safetensors", {"hash": "abc"})
     assert adaptation_meta(path) == {"hash": "abc"}
-    embedder = Embedder(BASE_MODEL + ADAPTED_SUFFIX, adaptation=path)
-    assert embedder.model_name == f"{BASE_MODEL}{ADAPTED_SUFFIX}@{file_id(path)}"
+    embedder = Embedder(SMALL_MODEL + ADAPTED_SUFFIX, adaptation=path)
+    assert embedder.model_name == f"{SMALL_MODEL}{ADAPTED_SUFFIX}@{file_id(path)}"
     fast, full = embedder.encode_queries(TEXTS), embedder.encode(TEXTS)
     assert np.abs(fast - full).max() < 1e-4
-    plain = Embedder(BASE_MODEL).encode_queries(TEXTS)
+    plain = Embedder(SMALL_MODEL).encode_queries(TEXTS)
     assert np.abs(fast - plain).max() > 1e-3  # the fine-tuned weights are in use
 
 
 def test_a_damaged_weights_file_is_one_sentence(tmp_path):
     path = tmp_path / "adapted-model.safetensors"
     path.write_bytes(b"not a safetensors file")
-    embedder = Embedder(BASE_MODEL + ADAPTED_SUFFIX, adaptation=path)
+    embedder = Embedder(SMALL_MODEL + ADAPTED_SUFFIX, adaptation=path)
     with pytest.raises(ModelUnavailable, match="can't be read .*EMBEDDING_MODEL=all-MiniLM-L6-v2"):
         embedder.encode_queries(TEXTS)
     with pytest.raises(ModelUnavailable, match="can't be read"):
-        Embedder(BASE_MODEL + ADAPTED_SUFFIX, adaptation=tmp_path / "missing.safetensors")
+        Embedder(SMALL_MODEL + ADAPTED_SUFFIX, adaptation=tmp_path / "missing.safetensors")
 
 
 def test_cross_fitting_never_trains_a_fold_on_its_own_questions(engine, monkeypatch):
@@ -92,7 +92,7 @@ def test_cross_fitting_never_trains_a_fold_on_its_own_questions(engine, monkeypa
     monkeypatch.setattr(crossfit, "_TUNED", {})  # models fitted by other tests are not reused, nor these kept
     items = shipped_items()[:60]
     fold_of = folds(items, 3)
-    fitted = cross_fit(engine, items, k=3, final=True)
+    fitted = cross_fit(engine, items, k=3, final=True, base_name=SMALL_MODEL)
     assert len(seen) == 4  # three folds and the shipped fit
     for fold in range(3):
         held = {memory_text(i) for i, f in zip(items, fold_of) if f == fold}
@@ -106,9 +106,9 @@ def test_cross_fitting_never_trains_a_fold_on_its_own_questions(engine, monkeypa
 
 def test_stored_tunings_keep_what_they_were_given_by_what_it_was_trained_on(tuned, tmp_path):
     pairs = [("why yuan?", "The settlements are in Yuan and Rubles.", 0)]
-    key = tuning_key(pairs, TrainingPlan(), BASE_MODEL)
-    assert key != tuning_key(pairs, TrainingPlan(epochs=3), BASE_MODEL)
-    assert key != tuning_key(pairs + [("and rubles?", "Rubles.", 1)], TrainingPlan(), BASE_MODEL)
+    key = tuning_key(pairs, TrainingPlan(), SMALL_MODEL)
+    assert key != tuning_key(pairs, TrainingPlan(epochs=3), SMALL_MODEL)
+    assert key != tuning_key(pairs + [("and rubles?", "Rubles.", 1)], TrainingPlan(), SMALL_MODEL)
     store = StoredTunings(tmp_path / "fine-tunes")
     assert store.get(key) is None
     store.put(key, tuned, {"pairs": 1})
@@ -148,11 +148,11 @@ def test_cross_fitting_reuses_the_models_stored_by_an_earlier_run(engine, monkey
     monkeypatch.setattr(crossfit, "fine_tune", counting_fine_tune)
     items = shipped_items()[:40]
     monkeypatch.setattr(crossfit, "_TUNED", {})
-    cross_fit(engine, items, k=2, stored=tmp_path)
+    cross_fit(engine, items, k=2, stored=tmp_path, base_name=SMALL_MODEL)
     assert len(calls) == 2 and len(list(tmp_path.glob("*.safetensors"))) == 2
     monkeypatch.setattr(crossfit, "_TUNED", {})  # a new process: only the disk remembers
     steps: list[str] = []
-    fitted = cross_fit(engine, items, k=2, final=True, stored=tmp_path, on_step=steps.append)
+    fitted = cross_fit(engine, items, k=2, final=True, stored=tmp_path, on_step=steps.append, base_name=SMALL_MODEL)
     assert len(calls) == 3  # the two folds came from disk; only the shipped model was trained
     assert sum("reused the model fine-tuned" in s for s in steps) == 2
     assert fitted.engine is not None and len(list(tmp_path.glob("*.safetensors"))) == 3

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from bot.__main__ import main
 from bot.judgements import judged_items
+from knowledge.embeddings import ADAPTED_SUFFIX, SMALL_MODEL
 from knowledge.text import contains
 from tests.bot_fixtures import OUT_OF_SCOPE, wait_row
-from tests.knowledge_fixtures import copy_database
 from tests.discord_emulator import connected_client
 
-# Questions nobody labelled before, which the shipped ranker gets wrong, and what a moderator says of them.
+# The loop is the same for every model; this test runs it on the small one (MiniLM fine-tunes four models in
+# minutes, the shipped mpnet in half an hour), with the ranker that was fitted for it.
+SMALL = SMALL_MODEL + ADAPTED_SUFFIX
+MINILM_RANKER = Path(__file__).parent / "data" / "minilm-ranker.json"
+
+# Questions nobody labelled before, which that ranker gets wrong, and what a moderator says of them.
 LAB = "which research lab did putin tour while in china?"
 LAB_SENTENCE = "Putin’s visit to a cutting-edge Chinese"  # quote 3 of the shipped ranker holds it
 SHIP = "what does moscow ship to beijing mostly?"
@@ -41,11 +48,14 @@ def quote_texts(message: dict) -> list[str]:
 
 @pytest.mark.timeout(2400)  # training fine-tunes four models
 async def test_judged_answers_retrain_the_ranker_and_the_bot_swaps_to_it(
-        emulator, make_bot, engine, engine_cache, tmp_path, bot_errors) -> None:
+        emulator, bot_settings, tmp_path, bot_errors) -> None:
+    from bot.client import QuoteBot
+    from knowledge import Engine
+
     index = tmp_path / "index.db"
-    copy_database(engine_cache, index)
     ranker = tmp_path / "ranker.json"
-    bot = make_bot(index_path=index, ranker_path=ranker)
+    engine = await asyncio.to_thread(Engine.open, cache_path=index, model_name=SMALL, ranker_path=MINILM_RANKER)
+    bot = QuoteBot(replace(bot_settings, index_path=index, ranker_path=ranker, embedding_model=SMALL), engine=engine)
     emulator.add_member(emulator.guild, "app-owner")
     log = bot.settings.database_path
     async with connected_client(bot, emulator):
@@ -88,7 +98,7 @@ async def test_judged_answers_retrain_the_ranker_and_the_bot_swaps_to_it(
         assert len(judged_items(log)) == 5
 
         code = await asyncio.to_thread(main, ["train", "--with-log", str(log), "--output", str(ranker),
-                                              "--index", str(index), "--folds", "3"])
+                                              "--index", str(index), "--folds", "3", "--model", SMALL])
         assert code == 0 and ranker.exists()  # train refuses when the shipped sets' hit@3 drops by > 0.01
 
         reload = await emulator.slash("articles reload", {}, user="app-owner")
