@@ -149,7 +149,7 @@ def handle_eval(args: argparse.Namespace) -> int:
             if adapted(engine) and not args.fixed_model:
                 print(f"Cross-validated: {args.folds}-fold, follow-ups kept with their earlier question; the fine-tuned "
                       "model, every weight, threshold and remembered question come from the other folds "
-                      f"({args.folds} fine-tunings: minutes).", flush=True)
+                      f"({args.folds} fine-tunings: up to ten minutes each on two cores).", flush=True)
                 results, _ = crossfit_results(engine, items, args.folds, settings, keep=not extra)
             else:
                 print(f"Cross-validated: {args.folds}-fold, follow-ups kept with their earlier question; every weight, "
