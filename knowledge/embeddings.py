@@ -92,10 +92,17 @@ def adapted_weights(path: Path | str, base_name: str = BASE_MODEL) -> dict:
     return {name: tensor.float() for name, tensor in tensors.items()}
 
 
+_FILE_IDS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> hash: a reload hashes 128 MB once
+
+
 def file_id(path: Path | str, base_name: str = BASE_MODEL) -> str:
     """A short content hash of a file (it names an adapted model in the embedding cache)."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+        stat = Path(path).stat()
+        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _FILE_IDS:
+            _FILE_IDS[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+        return _FILE_IDS[key]
     except OSError as exc:
         raise ModelUnavailable(
             f"The fine-tuned weights {path} can't be read ({exc.strerror or exc}): run `python -m bot train` "

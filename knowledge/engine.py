@@ -91,6 +91,8 @@ class Engine:
         index = build_index(Path(knowledge_dir) if knowledge_dir else None, cache_path, embedder=embedder)
         embedder.load_query_encoder()
         ranker = open_ranker(ranker_path)
+        if ranker.training != self.ranker.training:
+            warn_if_trained_for_another_model(ranker, embedder.requested)
         shipped_memory = [i for i in self.memory.items if not i.id.startswith(REMEMBERED_PREFIX)]
         items = shipped_memory + ranker.remembered_items()
         return Engine(index, embedder, ranker, remember(index, embedder, items, cache_path))

@@ -159,3 +159,28 @@ def test_a_ranker_trained_for_another_model_is_said_once(tmp_path, caplog):
         Engine.open(cache_path=tmp_path / "index.db", model_name=small,
                     ranker_path=Path(__file__).parent / "data" / "minilm-ranker.json")
     assert not [r for r in caplog.records if "was trained with the model" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="knowledge.engine"):
+        engine = Engine.open(cache_path=tmp_path / "index.db", model_name=small,
+                             ranker_path=Path(__file__).parent / "data" / "minilm-ranker.json")
+        engine.reload(cache_path=tmp_path / "index.db")  # /articles reload after the MiniLM ranker file went away
+    said = [r.getMessage() for r in caplog.records if "was trained with the model" in r.getMessage()]
+    assert said == [f"The ranker was trained with the model {DEFAULT_MODEL}, not {small}, so answers may be worse: "
+                    f"run `python -m bot train --model {small}` to fit one for it."]
+
+
+def test_a_file_id_is_hashed_again_only_when_the_file_changes(tmp_path, monkeypatch):
+    import hashlib
+
+    from knowledge import embeddings
+
+    path = tmp_path / "weights.safetensors"
+    path.write_bytes(b"a" * 1000)
+    first = embeddings.file_id(path)
+    hashed = []
+    real = hashlib.sha256
+    monkeypatch.setattr(embeddings.hashlib, "sha256", lambda data: hashed.append(1) or real(data))
+    assert embeddings.file_id(path) == first and not hashed  # the same file: remembered
+    path.write_bytes(b"b" * 1000)  # same size, new content (and mtime)
+    os.utime(path, ns=(1, 1))
+    assert embeddings.file_id(path) != first and hashed == [1]
