@@ -24,6 +24,7 @@ CANDIDATE_FEATURES = (
     "memory_window", "memory_sentence", "memory_gap",
     "wants_number_has_number", "wants_number_lacks_number", "wants_name_has_name",
     "article_lead", "base_score_gap", "article_sim", "article_sim_gap", "article_named",
+    "wants_number_sentence_number", "wants_name_sentence_name", "sentence_sim_window_gap", "sentence_bm25_window_gap",
 )
 # The question-level features of the abstention model.
 QUESTION_FEATURES = (
@@ -225,6 +226,10 @@ def candidate_matrix(
     lo = np.array([index.window_bounds[r][0] for r in rows], dtype=np.int64)
     hi = np.array([index.window_bounds[r][1] for r in rows], dtype=np.int64)
     neighbour = np.maximum(np.maximum(signals.sentence_sim[lo], signals.sentence_sim[hi]), s)
+    # the sentence against the best of its window: which sentence of a quote is the answer (the bold one)
+    spans = [np.arange(a, b + 1) for a, b in zip(lo, hi)]
+    window_best_sim = np.array([float(np.max(signals.sentence_sim[span])) for span in spans])
+    window_best_bm25 = np.array([float(np.max(signals.sentence_bm25[span])) for span in spans])
     weights = term_weights(index, question)
     window_overlap = np.array([overlap(weights, index.window_stems(int(r))) for r in rows], dtype=np.float32)
     sentence_overlap = np.array([overlap(weights, index.sentence_stems(int(r))) for r in rows], dtype=np.float32)
@@ -261,6 +266,8 @@ def candidate_matrix(
         signals.article_sim[index.sentence_article[rows]],
         signals.article_sim[index.sentence_article[rows]] - (float(signals.article_sim.max()) if signals.article_sim.size else 0.0),
         np.array([overlap(weights, index.article_stems[a]) for a in index.sentence_article[rows]], dtype=np.float32),
+        index.sentence_has_number[rows] * number_q, index.sentence_has_name[rows] * name_q,
+        s - window_best_sim, (signals.sentence_bm25[rows] - window_best_bm25) / np.maximum(window_best_bm25, 1.0),
     ]
     return np.column_stack([np.asarray(c, dtype=np.float32) for c in columns])
 

@@ -90,6 +90,8 @@ class Index:
     report: BuildReport
     window_has_number: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     window_has_name: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    sentence_has_number: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    sentence_has_name: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     sentence_position: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # in its article
     passage_article: list[str] = field(default_factory=list)
     sentence_article: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # article row
@@ -414,6 +416,7 @@ def assemble_index(
         if PassageTable.fits(passages, articles):
             passages = PassageTable(passages, articles)
     flags = [text_flags(t) for t in window_texts]
+    sentence_flags = np.array([text_flags(t) for t in sentence_texts], dtype=np.float32).reshape(-1, 2)
     index = Index(
         articles=articles, sentences=sentences, passages=passages, sentence_passage=sentence_passage,
         window_bounds=bounds, sentence_vectors=sentence_vectors, window_vectors=window_vectors,
@@ -421,6 +424,7 @@ def assemble_index(
         sentence_lexical=LexicalIndex(sentence_texts, compact=ann is not None), model_name=model_name, report=report,
         window_has_number=np.array([f[0] for f in flags], dtype=np.float32),
         window_has_name=np.array([f[1] for f in flags], dtype=np.float32),
+        sentence_has_number=sentence_flags[:, 0].copy(), sentence_has_name=sentence_flags[:, 1].copy(),
         sentence_position=(np.array([s.index for s in sentences], dtype=np.int64) if isinstance(sentences, list)
                            else sentences.position),
         passage_article=([p.article_id for p in passages] if isinstance(passages, list)
@@ -434,6 +438,6 @@ def assemble_index(
         ann=ann,
     )
     if ann is not None:  # the build's temporary texts and tokens leave the C heap fragmented: give it back
-        del window_texts, flags, sentence_texts
+        del window_texts, flags, sentence_texts, sentence_flags
         trim()
     return index

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from knowledge.models import Turn
@@ -105,3 +106,23 @@ def test_the_marked_sentence_holds_the_answer(engine):
     quote = answer.quotes[0]
     marked = quote.text[quote.highlight[0]:quote.highlight[1]]
     assert "yuan" in marked.lower() or "rouble" in marked.lower() or "ruble" in marked.lower()
+
+
+def test_candidate_features_say_which_sentence_of_a_window_holds_the_kind_of_answer_asked(engine):
+    from knowledge.features import CANDIDATE_FEATURES
+    from knowledge.search import gather
+    from knowledge.text import text_flags
+
+    column = {name: n for n, name in enumerate(CANDIDATE_FEATURES)}
+    index = engine.index
+    for question, flag, wanted in [("How many billions of dollars was trade between Russia and China worth?",
+                                    "wants_number_sentence_number", 0),
+                                   ("Who said China is the economic lifeline for Russia?", "wants_name_sentence_name", 1),
+                                   ("Why did Putin go to Beijing?", "wants_number_sentence_number", None)]:
+        found = gather(index, question, engine.embed([question])[0], engine.memory, 40)
+        values = found.features[:, column[flag]]
+        expected = [float(wanted is not None and text_flags(index.sentences[int(r)].text)[wanted]) for r in found.rows]
+        assert values.tolist() == expected
+        assert (wanted is None) == (not values.any())  # a question that asks for no number marks none
+        gaps = found.features[:, column["sentence_sim_window_gap"]]
+        assert (gaps <= 1e-6).all() and np.isclose(gaps, 0.0).any()  # the best sentence of its window: 0
