@@ -79,6 +79,7 @@ def cold_start(cache: Path) -> dict:
 def bench_real(rounds: int) -> str:
     """Latency and start-up numbers on the real articles with the real model."""
     from knowledge import Engine
+    from knowledge.models import Turn
 
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "index.db"
@@ -88,14 +89,22 @@ def bench_real(rounds: int) -> str:
         items = questions()
         for item in items[:5]:
             engine.ask(item["question"])  # warm-up
-        latencies, embeds = [], []
+        latencies, embeds, single, follow, as_text = [], [], [], [], []
         for _ in range(rounds):
             for item in items:
-                previous = [item["previous"]] if item.get("previous") else []
+                previous = []
+                if item.get("previous"):  # as the bot asks: the earlier question with the passages it was shown
+                    earlier = engine.ask(item["previous"])
+                    previous = [Turn(item["previous"], earlier.passage_ids)]
                 started = time.perf_counter()
                 answer = engine.ask(item["question"], previous=previous)
                 latencies.append((time.perf_counter() - started) * 1000)
+                (follow if previous else single).append(latencies[-1])
                 embeds.append(answer.timings_ms.get("embed", 0.0))
+                if previous:  # as `bot ask --previous` gives it: text only, so the earlier answer is worked out again
+                    started = time.perf_counter()
+                    engine.ask(item["question"], previous=[item["previous"]])
+                    as_text.append((time.perf_counter() - started) * 1000)
         report = engine.index.report
     rows = [
         ["corpus", f"{report.articles} articles, {report.passages} passages, {report.sentences} sentences", ""],
@@ -107,6 +116,11 @@ def bench_real(rounds: int) -> str:
         ["warm question latency p50", f"{pct(latencies, 50):.1f} ms", f"{len(latencies)} questions"],
         ["warm question latency p95", f"{pct(latencies, 95):.1f} ms", "goal ≤ 50 ms"],
         ["  of which query embedding p50", f"{pct(embeds, 50):.1f} ms", ""],
+        ["  single questions p50 / p95", f"{pct(single, 50):.1f} / {pct(single, 95):.1f} ms", f"{len(single)}"],
+        ["  follow-ups p50 / p95", f"{pct(follow, 50):.1f} / {pct(follow, 95):.1f} ms",
+         f"{len(follow)}, after the earlier question was answered (as the bot asks them)"],
+        ["follow-up given as text only, p50 / p95", f"{pct(as_text, 50):.1f} / {pct(as_text, 95):.1f} ms",
+         "`bot ask --previous`: the earlier answer is worked out again (not in the rows above)"],
         ["peak memory (RSS) of the cold-start process", f"{statistics.median(r['peak_rss_mb'] for r in warm_start):.0f} MB", ""],
     ]
     return table("Real articles, real model", ["measure", "value", "note"], rows)
