@@ -43,7 +43,7 @@ class Ranker:
     sentence: LinearModel  # P(the candidate sentence itself holds the answer): the bold sentence
     abstain: LinearModel  # P(the question is answerable) from the question's features
     answer_threshold: float  # answer when P(answerable) is at least this
-    quote_floor: float  # a further quote is shown (and "more" goes on) while its window probability is this high
+    quote_floor: float  # the first quote (and "more") needs this window probability; below it, only within the budget
     features: tuple[str, ...] = CANDIDATE_FEATURES
     question_features: tuple[str, ...] = QUESTION_FEATURES
     candidates: int = 40

@@ -19,6 +19,7 @@ from knowledge.text import STOPWORDS
 
 QUOTE_MAX_CHARS = 620
 MERGE_MAX_CHARS = 900  # a passage's quote may widen to this to take in a second strong sentence
+ANSWER_BUDGET_CHARS = 1500  # quotes below the ranker's floor are added only while an answer stays this short
 MAX_CONTEXT_TURNS = 2
 # A remembered question at least this similar is the same question asked again: its judged answer comes first.
 RECALL_SIMILARITY = 0.95
@@ -95,18 +96,25 @@ def make_quote(index: Index, lo: int, hi: int, row: int, score: float) -> Quote:
 
 def select_spans(
     index: Index, order: np.ndarray, window_score: np.ndarray, sentence_score: np.ndarray, excluded: set[str],
-    limit: int, floor: float,
+    limit: int, floor: float, budget: int = ANSWER_BUDGET_CHARS,
 ) -> list[tuple[int, int, int, float]]:
     """Pick up to `limit` quote spans (lo, hi, highlight row, score), one per passage, best first.
 
     `order` lists candidate rows best first. A strong sentence in a passage already chosen widens that
-    passage's quote when the two fit together.
+    passage's quote when the two fit together. The first quote must reach `floor`; past it, further quotes and
+    widenings are still taken while all the quotes together stay within `budget` characters.
     """
+    sentences = index.sentences
     spans: dict[int, tuple[int, int, int, float]] = {}
+
+    def fits(changed: dict[int, tuple[int, int, int, float]]) -> bool:
+        return sum(sentences[hi].end - sentences[lo].start for lo, hi, _, _ in changed.values()) <= budget
+
     for row in order:
         row = int(row)
         score = float(window_score[row])
-        if score < floor:
+        below = score < floor
+        if below and not spans:
             break
         passage = int(index.sentence_passage[row])
         if index.passages[passage].id in excluded:
@@ -115,15 +123,16 @@ def select_spans(
         if passage in spans:
             old_lo, old_hi, old_row, old_score = spans[passage]
             new_lo, new_hi = min(lo, old_lo), max(hi, old_hi)
-            if index.sentences[new_hi].end - index.sentences[new_lo].start <= MERGE_MAX_CHARS:
-                spans[passage] = (new_lo, new_hi, old_row, old_score)
+            widened = {**spans, passage: (new_lo, new_hi, old_row, old_score)}
+            if sentences[new_hi].end - sentences[new_lo].start <= MERGE_MAX_CHARS and (not below or fits(widened)):
+                spans = widened
             continue
         if len(spans) >= limit:
             break
-        spans[passage] = (lo, hi, row, score)
+        added = {**spans, passage: (lo, hi, row, score)}
+        if not below or fits(added):
+            spans = added
     return sorted(spans.values(), key=lambda span: -span[3])
-
-
 
 
 @dataclass(frozen=True)

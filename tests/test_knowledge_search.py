@@ -126,3 +126,24 @@ def test_candidate_features_say_which_sentence_of_a_window_holds_the_kind_of_ans
         assert (wanted is None) == (not values.any())  # a question that asks for no number marks none
         gaps = found.features[:, column["sentence_sim_window_gap"]]
         assert (gaps <= 1e-6).all() and np.isclose(gaps, 0.0).any()  # the best sentence of its window: 0
+
+
+def test_quotes_below_the_floor_fill_an_answer_only_within_its_budget(engine):
+    from knowledge.search import ANSWER_BUDGET_CHARS, rank, select_spans
+
+    index = engine.index
+    question = "Why did Putin go to Beijing?"
+    ranking = rank(index, question, engine.embed([question])[0], engine.ranker, engine.memory)
+    top = float(ranking.window[ranking.rows[0]])
+
+    def select(floor: float, budget: int = ANSWER_BUDGET_CHARS):
+        spans = select_spans(index, ranking.rows, ranking.window, ranking.sentence, set(), 3, floor, budget)
+        return spans, sum(index.sentences[hi].end - index.sentences[lo].start for lo, hi, _, _ in spans)
+
+    assert select(top + 1e-6)[0] == []  # the first quote must reach the floor: otherwise nothing is shown
+    unbounded, _ = select(top, budget=10**9)
+    assert len(unbounded) == 3  # below the floor, further quotes still come when the budget allows
+    alone, alone_chars = select(top, budget=0)
+    assert len(alone) == 1 and alone[0][2] == unbounded[0][2]  # no room: the quote above the floor, unwidened
+    spans, chars = select(top)
+    assert chars <= ANSWER_BUDGET_CHARS and spans[0][2] == unbounded[0][2]
