@@ -25,6 +25,7 @@ MINILM_RANKER = Path(__file__).parent / "data" / "minilm-ranker.json"
 LAB = "which research lab did putin tour while in china?"
 LAB_SENTENCE = "Putin’s visit to a cutting-edge Chinese"  # quote 3 of the shipped ranker holds it
 SHIP = "what does moscow ship to beijing mostly?"
+# Quote 2 of the small ranker before judging, below its floor.
 SHIP_SENTENCE = "China is now Russia's first trading partner and the chief buyer of the hydrocarbons Europe will"
 BORDER = "how long is the frontier the two countries share?"
 BORDER_SENTENCE = ("But siding with the West against its nuclear neighbour in the north, with over 4000km of shared "
@@ -63,7 +64,9 @@ async def test_judged_answers_retrain_the_ranker_and_the_bot_swaps_to_it(
         for question in (LAB, SHIP, BORDER, HOBBY, OUT_OF_SCOPE):
             rec = await ask(emulator, question)
             before[question] = (rec, (await wait_row(log, rec.id))["id"])
-        assert not any(contains(t, SHIP_SENTENCE) for t in quote_texts(before[SHIP][0].message))
+        # Before judging, the ship sentence is at best a later quote (an answer's budget may bring it in below the
+        # floor) and the border sentence is not quoted at all; after retraining both lead their answers.
+        assert not contains(quote_texts(before[SHIP][0].message)[0], SHIP_SENTENCE)
         assert not any(contains(t, "4000km") for t in quote_texts(before[BORDER][0].message))
 
         listing = await emulator.slash("review recent", {}, user="moderator")
