@@ -16,6 +16,9 @@ import numpy as np
 
 SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")  # the class names, whatever module path holds them
 MPNET_PADDING_IDX = 1  # transformers' MPNetEmbeddings fixes it at 1 whatever the config says
+# Token lengths are padded to a multiple of this: torch's oneDNN kernels (bfloat16) are compiled and cached once per
+# tensor shape, so every new question length cost a compile and about 0.2 MB kept (1,024 shapes: +250 MB).
+PAD_MULTIPLE = 16
 
 
 class UnsupportedModel(ValueError):
@@ -41,6 +44,11 @@ def check_model_folder(folder: Path) -> dict:
     if not (folder / "model.safetensors").exists() or not (folder / "tokenizer.json").exists():
         raise UnsupportedModel("model.safetensors or tokenizer.json is missing")
     return config
+
+
+def padding_multiple(max_length: int, multiple: int = PAD_MULTIPLE) -> int | None:
+    """The multiple to pad token lengths to, or None when padding could pass the model's longest input."""
+    return multiple if max_length % multiple == 0 else None
 
 
 def mean_pooling(pooling: dict) -> bool:
@@ -101,7 +109,7 @@ class QueryEncoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length)
         self.pad_id = int(self.config.get("pad_token_id", 0))
-        self.tokenizer.enable_padding(pad_id=self.pad_id)
+        self.tokenizer.enable_padding(pad_id=self.pad_id, pad_to_multiple_of=padding_multiple(max_length))
         total = int(self.config["num_hidden_layers"])
         self.kept = list(range(total)) if layers is None else list(layers)
         if not self.kept or any(not 0 <= i < total for i in self.kept):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from knowledge.embeddings import Embedder, model_path
-from knowledge.query_encoder import QueryEncoder, UnsupportedModel
+from knowledge.query_encoder import PAD_MULTIPLE, QueryEncoder, UnsupportedModel, padding_multiple
 
 TEXTS = [
     "What currencies do Russia and China use for their trade?",
@@ -53,3 +53,19 @@ def test_sentence_transformers_6_folder_is_accepted(tmp_path):
         json.dumps({"embedding_dimension": 384, "pooling_mode": "mean", "include_prompt": True}))
     fast = QueryEncoder(folder).encode(TEXTS[:2])
     assert np.abs(fast - QueryEncoder(model_path("all-MiniLM-L6-v2")).encode(TEXTS[:2])).max() < 1e-6
+
+
+def test_question_lengths_share_a_few_padded_shapes_and_padding_never_moves_a_vector():
+    encoder = QueryEncoder(model_path("all-MiniLM-L6-v2"))
+    questions = [" ".join(["oil"] * n) for n in range(1, 300)]
+    shapes = {encoder.tensors([q])[0].shape[1] for q in questions}
+    assert all(length % PAD_MULTIPLE == 0 for length in shapes) and len(shapes) == 256 // PAD_MULTIPLE
+    one_by_one = np.vstack([encoder.encode([q]) for q in questions[::37]])
+    unpadded = QueryEncoder(model_path("all-MiniLM-L6-v2"))
+    unpadded.tokenizer.enable_padding(pad_id=unpadded.pad_id)
+    assert np.abs(one_by_one - np.vstack([unpadded.encode([q]) for q in questions[::37]])).max() < 1e-5
+
+
+def test_padding_never_passes_the_models_longest_input():
+    assert padding_multiple(256) == padding_multiple(384) == PAD_MULTIPLE
+    assert padding_multiple(250) is None
