@@ -1,7 +1,9 @@
 """Soak the engine (and optionally the bot through the emulator) with mixed and hostile questions; print RSS growth.
 
 Usage: python benchmarks/soak_memory.py [--warmup 500] [--questions 10000] [--every 1000] [--bot N]
-Prints a Markdown table of RSS after warm-up and every `--every` questions (goal: growth <= 20 MB).
+Prints a Markdown table of RSS after warm-up and every `--every` questions (goal: growth <= 20 MB), split into
+private memory (RssAnon: the heap, caches, tensors) and file-backed pages (RssFile: the code of torch's shared
+libraries, read in the first time a kernel runs, shared between processes and dropped by the kernel under pressure).
 """
 
 from __future__ import annotations
@@ -30,12 +32,17 @@ ODD = ["\u200b", "\u202e", "\u0000", "\u2066", "@everyone", "@here", "```", "**"
 LETTERS = "abcdefghijklmnopqrstuvwxyzéßøłçğ"
 
 
-def rss_mb() -> float:
-    """Resident set size of this process, from /proc (MB)."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident set size of this process (or its RssAnon / RssFile part), from /proc (MB)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def memory() -> tuple[float, float, float]:
+    """RSS, its private part and its file-backed part (MB)."""
+    return rss_mb(), rss_mb("RssAnon"), rss_mb("RssFile")
 
 
 def ordinary_questions() -> list[str]:
@@ -74,20 +81,20 @@ def mixed(count: int, seed: int) -> list[str]:
     return [(rng.choice(base) if rng.random() < 0.33 else hostile(rng, base))[:1000] for _ in range(count)]
 
 
-def soak_engine(engine, warmup: int, count: int, every: int, seed: int) -> list[tuple[int, float]]:
+def soak_engine(engine, warmup: int, count: int, every: int, seed: int) -> list[tuple]:
     """Ask warmup questions, then count more; RSS after warm-up and every `every` questions."""
     for question in mixed(warmup, seed):
         engine.ask(question)
     gc.collect()
-    points = [(0, rss_mb())]
+    points = [(0, *memory())]
     for n, question in enumerate(mixed(count, seed + 1), start=1):
         engine.ask(question)
         if n % every == 0:
-            points.append((n, rss_mb()))
+            points.append((n, *memory()))
     return points
 
 
-async def soak_bot(engine, warmup: int, count: int, every: int, seed: int) -> list[tuple[int, float]]:
+async def soak_bot(engine, warmup: int, count: int, every: int, seed: int) -> list[tuple]:
     """The same through the real discord.py client and the emulator (/ask, answers logged to SQLite)."""
     from bot.client import QuoteBot
     from bot.config import Settings
@@ -106,19 +113,22 @@ async def soak_bot(engine, warmup: int, count: int, every: int, seed: int) -> li
                         emulator.calls.clear()
                         emulator.messages.clear()
                         if (start + n) % every == 0:
-                            points.append((start + n, rss_mb()))
+                            points.append((start + n, *memory()))
 
                 await ask_all(mixed(warmup, seed), -warmup, [])
                 gc.collect()
-                points = [(0, rss_mb())]
+                points = [(0, *memory())]
                 await ask_all(mixed(count, seed + 1), 0, points)
                 return points
 
 
-def table(title: str, points: list[tuple[int, float]]) -> str:
-    """A Markdown table of RSS over the soak."""
-    lines = [f"### {title}", "", "| questions after warm-up | RSS (MB) | growth (MB) |", "| ---: | ---: | ---: |"]
-    lines += [f"| {n} | {mb:.1f} | {mb - points[0][1]:+.1f} |" for n, mb in points]
+def table(title: str, points: list[tuple]) -> str:
+    """A Markdown table of RSS over the soak, with the growth of its private and file-backed parts."""
+    _, rss0, anon0, file0 = points[0]
+    lines = [f"### {title}", "", "| questions after warm-up | RSS (MB) | RSS growth (MB) | private growth (MB) | "
+             "library pages growth (MB) |", "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {n} | {rss:.1f} | {rss - rss0:+.1f} | {anon - anon0:+.1f} | {file - file0:+.1f} |"
+              for n, rss, anon, file in points]
     return "\n".join(lines)
 
 

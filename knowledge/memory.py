@@ -9,7 +9,7 @@ import numpy as np
 from knowledge.index import Index
 from knowledge.labelled import LabelledItem
 from knowledge.rows import RowValues
-from knowledge.text import fold
+from knowledge.text import fold_article_text
 
 
 def similarities(vectors: np.ndarray, queries: list[np.ndarray]) -> np.ndarray:
@@ -101,17 +101,17 @@ def recalled(memory: "Memory", vectors: list[np.ndarray], threshold: float) -> L
 
 def locate(index: Index, spans: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Sentence rows whose window, and whose sentence, holds one of the spans (compared folded)."""
-    wanted = [fold(s) for s in spans if fold(s)]
+    wanted = [fold_article_text(s) for s in spans if fold_article_text(s)]
     if not wanted:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     sentences, windows = set(), set()
     for n, article in enumerate(index.articles):
-        body = fold(article.body)
+        body = fold_article_text(article.body)
         if not any(w in body for w in wanted):
             continue
         rows = np.flatnonzero(index.sentence_article == n)
-        sentences.update(int(r) for r in rows if any(w in fold(index.sentences[r].text) for w in wanted))
-        windows.update(int(r) for r in rows if any(w in fold(index.window_text(int(r))) for w in wanted))
+        sentences.update(int(r) for r in rows if any(w in fold_article_text(index.sentences[r].text) for w in wanted))
+        windows.update(int(r) for r in rows if any(w in fold_article_text(index.window_text(int(r))) for w in wanted))
     return np.asarray(sorted(windows), dtype=np.int64), np.asarray(sorted(sentences), dtype=np.int64)
 
 

@@ -28,7 +28,6 @@ NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|ele
 NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]+")
 
 
-@functools.lru_cache(maxsize=16384)  # the same sentences and windows are folded again for every labelled question
 def fold(text: str) -> str:
     """Normalise quotes, dashes, markdown emphasis, escapes, case and white space for comparison."""
     text = unicodedata.normalize("NFKC", text).translate(QUOTE_MAP)
@@ -37,9 +36,14 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+# For the articles' own texts (bodies, sentences, windows, quotes and answer spans), folded again for every labelled
+# question. Never for questions: each is new, and hostile ones (1,000 characters of odd code points) kept the memory.
+fold_article_text = functools.lru_cache(maxsize=16384)(fold)
+
+
 def contains(haystack: str, needle: str) -> bool:
-    """True when needle occurs in haystack after folding both."""
-    return fold(needle) in fold(haystack)
+    """True when needle occurs in haystack after folding both (article texts: the folds are kept)."""
+    return fold_article_text(needle) in fold_article_text(haystack)
 
 
 def words(text: str) -> list[str]:

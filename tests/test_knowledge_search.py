@@ -47,6 +47,16 @@ def test_huge_and_odd_questions_do_not_crash(engine):
     assert not odd.abstained
 
 
+def test_questions_are_not_kept_in_the_fold_memo(engine):
+    from knowledge.text import fold_article_text
+
+    engine.ask("what did Russia sell to China?")  # the memo holds what a first answer folds from the articles
+    before = fold_article_text.cache_info().currsize
+    for n in range(5):
+        engine.ask(f"{n} " + "".join(chr(0x400 + (n * 37 + i) % 600) for i in range(900)) + " what about oil?")
+    assert fold_article_text.cache_info().currsize == before
+
+
 def test_follow_up_uses_the_conversation(engine):
     first = "What did Xi supposedly tell Trump about Putin and the invasion of Ukraine?"
     alone = engine.ask("did he ever say that to biden too?")
